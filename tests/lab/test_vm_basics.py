@@ -1,0 +1,150 @@
+"""The measured storage scenario on real ZFS, LIO and open-iscsi in qemu guests.
+
+storage-a exports its data disk over iSCSI; storage-b mirrors its own disk with that LUN in a
+multihost pool. A second host that sees the pool's disk must be refused the import while storage-b
+holds it, and a hard power cut of storage-a must leave the pool on storage-b DEGRADED, not suspended.
+Along the way the real output of zpool/iscsiadm is kept for the unit tests' parsers (see conftest).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.vm import storage
+from lab.vm.guest import ExecResult, Guest, HostNic
+from lab.vm.lab import Lab
+
+pytestmark = pytest.mark.lab
+
+POOL = "mpool"
+
+
+def capture(directory: Path, name: str, guest: Guest, argv: list[str], timeout: float = 120) -> ExecResult:
+    """Run argv in guest and keep its exact stdout as NAME.txt (stderr and a non-zero rc beside it)."""
+    result = guest.exec(argv, timeout=timeout)
+    (directory / f"{name}.txt").write_text(result.stdout)
+    for suffix, keep, text in ((".stderr.txt", result.stderr, result.stderr), (".rc", result.rc, f"{result.rc}\n")):
+        path = directory / f"{name}{suffix}"
+        if keep:
+            path.write_text(text)
+        else:
+            path.unlink(missing_ok=True)
+    return result
+
+
+def test_guests_apply_their_identity_and_reach_each_other(storage_lab: Lab) -> None:
+    for name in ("storage-a", "storage-b"):
+        guest = storage_lab[name]
+        rc, hostname, _ = guest.exec(["hostname"])
+        assert (rc, hostname.strip()) == (0, name)
+        assert guest.exec(["hostid"]).stdout.strip() == guest.identity.hostid
+        assert guest.read_file("/etc/iscsi/initiatorname.iscsi").decode().strip() == \
+            f"InitiatorName={guest.identity.iqn}"
+        failing = guest.exec(["sh", "-c", "echo out; echo err >&2; exit 3"], input="ignored")
+        assert failing == ExecResult(3, "out\n", "err\n")
+    peer = storage_lab.storage_address("storage-a")
+    assert storage_lab["storage-b"].exec(["ping", "-c", "1", "-W", "5", peer]).rc == 0
+
+
+def test_guest_reaches_a_udp_service_on_host_loopback(storage_lab: Lab) -> None:
+    """What a fence agent in a guest needs: IPMI is UDP, and guestfwd only forwards TCP."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(60)
+    port = server.getsockname()[1]
+
+    def echo_once() -> None:
+        data, peer = server.recvfrom(512)
+        server.sendto(b"pong:" + data, peer)
+
+    responder = threading.Thread(target=echo_once)
+    responder.start()
+    try:
+        script = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(20); "
+                  f"s.sendto(b'ping', ('{HostNic().host}', {port})); print(s.recv(512).decode())")
+        result = storage_lab["storage-b"].exec(["python3", "-c", script], timeout=60)
+    finally:
+        responder.join(timeout=70)
+        server.close()
+    assert (result.rc, result.stdout.strip()) == (0, "pong:ping"), result
+
+
+def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(storage_lab: Lab, capture_dir: Path) -> None:
+    node_a, node_b = storage_lab["storage-a"], storage_lab["storage-b"]
+    portal = storage_lab.storage_address("storage-a")
+    iqn = storage.export_disks(node_a, [storage.local_disk("storage-a-d0")], portal)
+    storage.login(node_b, portal, iqn, replacement_timeout=10)
+    remote_leg = storage.lun_path(portal, iqn, 0)
+    storage.wait_for_path(node_b, remote_leg)
+    local_leg = storage.local_disk("storage-b-d0")
+
+    node_b.exec(["zpool", "create", "-f", "-o", "multihost=on", "-o", "ashift=12", "-O", "compression=lz4",
+                 POOL, "mirror", local_leg, remote_leg], timeout=180, check=True)
+    node_b.sh(f"head -c 8388608 /dev/urandom > /{POOL}/data && sync && zpool sync {POOL}")
+    checksum = node_b.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0]
+
+    capture(capture_dir, "zpool_list_H_p.online", node_b, ["zpool", "list", "-H", "-p"])
+    capture(capture_dir, "zpool_list_H_p_o_name_health.online", node_b,
+            ["zpool", "list", "-H", "-p", "-o", "name,health"])
+    capture(capture_dir, "zpool_status.online", node_b, ["zpool", "status", POOL])
+    capture(capture_dir, "zpool_status_P.online", node_b, ["zpool", "status", "-P", POOL])
+    capture(capture_dir, "zpool_get_H_p_all", node_b, ["zpool", "get", "-H", "-p", "all", POOL])
+    capture(capture_dir, "zpool_status_j", node_b, ["zpool", "status", "-j", POOL])
+    capture(capture_dir, "zfs_version", node_b, ["zfs", "version"])
+    capture(capture_dir, "kstat_state.online", node_b, ["cat", f"/proc/spl/kstat/zfs/{POOL}/state"])
+    capture(capture_dir, "iscsiadm_session", node_b, ["iscsiadm", "-m", "session"])
+    capture(capture_dir, "iscsiadm_session_P3", node_b, ["iscsiadm", "-m", "session", "-P", "3"])
+    for parameter in ("zfs_multihost_interval", "zfs_multihost_import_intervals", "zfs_multihost_fail_intervals"):
+        capture(capture_dir, f"param_{parameter}", node_b, ["cat", f"/sys/module/zfs/parameters/{parameter}"])
+
+    # Exported, the pool shows up in a scan of by-path (the local virtio disk and the iSCSI LUN).
+    node_b.exec(["zpool", "export", POOL], timeout=120, check=True)
+    scan = capture(capture_dir, "zpool_import_scan", node_b, ["zpool", "import", "-d", "/dev/disk/by-path"])
+    assert POOL in scan.stdout and scan.rc == 0
+    node_b.exec(["zpool", "import", "-d", "/dev/disk/by-path", POOL], timeout=120, check=True)
+
+    # storage-a sees its own disk through its own portal, as any other host on the SAN could: while
+    # storage-b holds the pool with multihost=on, the activity check must refuse the import.
+    storage.login(node_a, portal, iqn)
+    storage.wait_for_path(node_a, remote_leg)
+    capture(capture_dir, "zpool_import_scan.mmp_active", node_a, ["zpool", "import", "-d", "/dev/disk/by-path"])
+    started = time.monotonic()
+    refused = capture(capture_dir, "zpool_import.mmp_refused", node_a,
+                      ["zpool", "import", "-d", "/dev/disk/by-path", POOL], timeout=300)
+    print(f"import refused after {time.monotonic() - started:.1f} s")
+    assert refused.rc != 0, refused
+    assert "storage-b" in refused.stderr, refused
+    assert storage.pool_health(node_a, POOL) == ""
+    storage.logout(node_a, portal, iqn)
+
+    # Hard power cut of the target host: the iSCSI leg fails after replacement_timeout and the mirror
+    # carries on with the local leg.
+    node_a.kill()
+    killed = time.monotonic()
+    health = ""
+    while time.monotonic() - killed < 180:
+        node_b.exec(["zpool", "sync", POOL], timeout=120)
+        health = storage.pool_health(node_b, POOL)
+        if health != "ONLINE":
+            break
+        time.sleep(2)
+    print(f"pool {health} {time.monotonic() - killed:.1f} s after the power cut")
+    # Give ZFS a moment to settle the vdev state before recording it.
+    time.sleep(3)
+    assert storage.pool_health(node_b, POOL) == "DEGRADED"
+    assert node_b.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0] == checksum
+    node_b.sh(f"head -c 1048576 /dev/urandom > /{POOL}/after-kill && zpool sync {POOL}", timeout=120)
+    assert storage.pool_health(node_b, POOL) == "DEGRADED"
+
+    capture(capture_dir, "zpool_status.degraded", node_b, ["zpool", "status", POOL])
+    capture(capture_dir, "zpool_status_P.degraded", node_b, ["zpool", "status", "-P", POOL])
+    capture(capture_dir, "zpool_list_H_p.degraded", node_b, ["zpool", "list", "-H", "-p"])
+    capture(capture_dir, "zpool_status_x.degraded", node_b, ["zpool", "status", "-x"])
+    capture(capture_dir, "kstat_state.degraded", node_b, ["cat", f"/proc/spl/kstat/zfs/{POOL}/state"])
+    capture(capture_dir, "iscsiadm_session.target_down", node_b, ["iscsiadm", "-m", "session"])
+    capture(capture_dir, "iscsiadm_session_P3.target_down", node_b, ["iscsiadm", "-m", "session", "-P", "3"])
