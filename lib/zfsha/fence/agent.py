@@ -37,6 +37,9 @@ EXIT_STATUS_OFF = 2
 log = logging.getLogger("zfsha.fence")
 
 Connect = Callable[[FenceOptions], PowerDevice]
+# An action only some devices offer (fence_ipmilan's `diag`): it gets the connected device and the
+# options, prints its own result line and returns the exit status.
+ExtraAction = Callable[[PowerDevice, FenceOptions], int]
 
 
 class FenceAgent:
@@ -57,6 +60,7 @@ class FenceAgent:
         needs_plug: bool = True,
         check: Callable[[FenceOptions], None] | None = None,
         vendor_url: str = "",
+        extra_actions: Mapping[str, ExtraAction] | None = None,
     ) -> None:
         own = {option.name for option in options}
         standard = []
@@ -77,12 +81,14 @@ class FenceAgent:
         self.needs_plug = needs_plug
         self.check = check
         self.vendor_url = vendor_url
+        self.extra_actions = dict(extra_actions or {})
 
     @property
     def actions(self) -> tuple[str, ...]:
         names = ["on", "off", "reboot", "status"]
         if self.lists_outlets:
             names += ["list", "list-status"]
+        names += list(self.extra_actions)
         return (*names, "monitor", "metadata", "manpage", "validate-all")
 
     def metadata(self) -> str:
@@ -121,7 +127,7 @@ class FenceAgent:
             if action == "validate-all":
                 return EXIT_SUCCESS
             timeout = self._power_timeout(options, environ)
-            if action in ("off", "reboot"):
+            if action in ("off", "reboot", *self.extra_actions):
                 delay = options.seconds("delay")
                 if delay:
                     log.info("delaying %s by %.0f s", action, delay)
@@ -157,7 +163,8 @@ class FenceAgent:
             logging.getLogger().setLevel(logging.DEBUG)
 
     def _check(self, options: FenceOptions, action: str) -> None:
-        if action not in ACTIONS or (action in ("list", "list-status") and not self.lists_outlets):
+        known = action in ACTIONS or action in self.extra_actions
+        if not known or (action in ("list", "list-status") and not self.lists_outlets):
             raise ConfigError(f"unsupported action {action!r}; supported: {', '.join(self.actions)}")
         for option in self.options:
             if option.type == "second":
@@ -193,6 +200,8 @@ class FenceAgent:
         return options.seconds("power_timeout")
 
     def _act(self, device: PowerDevice, options: FenceOptions, action: str, timeout: float | None) -> int:
+        if action in self.extra_actions:
+            return self.extra_actions[action](device, options)
         plugs: list[str | None] = list(options.plugs) or [None]
         if action in ("list", "list-status"):
             return self._list(device, action)
