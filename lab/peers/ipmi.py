@@ -19,14 +19,24 @@ What this adds to pyghmi's `Bmc`:
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from pyghmi.ipmi import bmc as pyghmi_bmc
 from pyghmi.ipmi.private import serversession
 from pyghmi.ipmi.private import session as ipmisession
 
 from lab.peers import cli
+from lab.peers.credentials import write_credentials
 from lab.peers.outlets import Outlet, PowerBoard
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PRIVILEGES = {"callback": 1, "user": 2, "operator": 3, "administrator": 4}
 _SUITE3 = {12: 1, 20: 1, 28: 1}  # open-session request offsets: auth, integrity, confidentiality
@@ -75,14 +85,16 @@ class _CheckedSession(serversession.ServerSession):
 
 
 class _LabBmc(pyghmi_bmc.Bmc):
-    def __init__(self, peer: IpmiBmcPeer) -> None:
-        self.peer = peer
-        self.privileges = {peer.username: PRIVILEGES[peer.privilege]}
-        super().__init__({peer.username: peer.password}, port=peer.port, address=peer.listen)
+    def __init__(self, board: PowerBoard, *, username: str, password: str, listen: str, port: int,
+                 kg: str | None, privilege: str) -> None:
+        self.board = board
+        self.outlet = board.names[0]
+        self.privileges = {username: PRIVILEGES[privilege]}
+        super().__init__({username: password}, port=port, address=listen)
         # Port 0 binds a free port; pyghmi files sessions under the port it was given.
         self.port = self.serversocket.getsockname()[1]
-        if peer.kg is not None:
-            self.set_kg(peer.kg)
+        if kg is not None:
+            self.set_kg(kg)
 
     def sessionless_data(self, data: bytes, sockaddr: tuple) -> None:
         if len(data) >= 22 and data[0] == 6 and data[4] == 6 and data[5] == 16:
@@ -92,32 +104,38 @@ class _LabBmc(pyghmi_bmc.Bmc):
         super().sessionless_data(data, sockaddr)
 
     def get_power_state(self) -> str:
-        return "on" if self.peer.board.is_on(self.peer.outlet) else "off"
+        return "on" if self.board.is_on(self.outlet) else "off"
 
     def power_on(self) -> None:
-        self.peer.board.set(self.peer.outlet, True)
+        self.board.set(self.outlet, True)
 
     def power_off(self) -> None:
-        self.peer.board.set(self.peer.outlet, False)
+        self.board.set(self.outlet, False)
 
     def power_shutdown(self) -> None:
-        self.peer.board.set(self.peer.outlet, False)
+        self.board.set(self.outlet, False)
 
     def power_cycle(self) -> int:
-        if not self.peer.board.is_on(self.peer.outlet):
+        if not self.board.is_on(self.outlet):
             return _NOT_IN_PRESENT_STATE
-        self.peer.board.cycle(self.peer.outlet)
+        self.board.cycle(self.outlet)
         return 0
 
     def power_reset(self) -> int:
         return self.power_cycle()
 
     def is_active(self) -> bool:
-        return self.peer.board.is_on(self.peer.outlet)
+        return self.board.is_on(self.outlet)
 
 
 class IpmiBmcPeer:
-    """One BMC whose chassis power is the board's single outlet."""
+    """One BMC whose chassis power is the board's single outlet.
+
+    The BMC runs in a process of its own (`python3 -m lab.peers.ipmi --report-state`):
+    pyghmi keeps its sockets and sessions in process-wide state that cannot be torn down
+    and rebuilt in one process. The child reports each power change on stdout; this side
+    mirrors it into the board, whose hooks run here.
+    """
 
     def __init__(self, board: PowerBoard, *, username: str, password: str, listen: str = "127.0.0.1",
                  port: int = 0, kg: str | None = None, privilege: str = "administrator") -> None:
@@ -127,46 +145,64 @@ class IpmiBmcPeer:
             raise ValueError(f"privilege must be one of {', '.join(PRIVILEGES)}")
         self.board = board
         self.outlet = board.names[0]
-        self.username = username
-        self.password = password
+        self.credentials = {"username": username, "password": password, "privilege": privilege}
+        if kg is not None:
+            self.credentials["kg"] = kg
         self.listen = listen
         self.port = port
-        self.kg = kg
-        self.privilege = privilege
-        self._bmc: _LabBmc | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
+        self._workdir: Path | None = None
 
     @property
     def state(self) -> dict[str, bool]:
         return self.board.snapshot()
 
-    def start(self) -> int:
-        self._bmc = _LabBmc(self)
-        self.port = self._bmc.port
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._serve, name="ipmi-bmc", daemon=True)
-        self._thread.start()
+    def start(self, timeout: float = 20.0) -> int:
+        self._workdir = Path(tempfile.mkdtemp(prefix="zfsha-bmc-"))
+        credentials = write_credentials(self._workdir / "credentials", self.credentials)
+        on = "ON" if self.board.is_on(self.outlet) else "OFF"
+        argv = [sys.executable, "-m", "lab.peers.ipmi", "--report-state", "--listen", self.listen,
+                "--port", str(self.port), "--outlet", f"{self.outlet}={on}", "--credentials-file", str(credentials)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        ready = threading.Event()
+        self._reader = threading.Thread(target=self._read_events, args=(ready,), name="bmc-events", daemon=True)
+        self._reader.start()
+        if not ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("the BMC process did not report READY")
         return self.port
 
-    def _serve(self) -> None:
-        while not self._stopping.is_set():
-            ipmisession.Session.wait_for_rsp(timeout=0.2)
+    def _read_events(self, ready: threading.Event) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            word, _, rest = line.strip().partition(" ")
+            if word == "READY":
+                self.port = int(rest)
+                ready.set()
+            elif word == "STATE":
+                name, _, state = rest.rpartition(" ")
+                self.board.set(name, state == "ON")
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        if self._bmc is not None:
-            sock = self._bmc.serversocket
-            ipmisession.Session.bmc_handlers.pop(sock, None)
-            for handlers in ipmisession.Session.bmc_handlers.values():
-                handlers.pop(self._bmc.port, None)
-            if sock in ipmisession.iosockets:
-                ipmisession.iosockets.remove(sock)
-            sock.close()
-            self._bmc = None
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+            self._process = None
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+            self._reader = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
         self.board.close()
 
     def __enter__(self) -> IpmiBmcPeer:
@@ -177,17 +213,37 @@ class IpmiBmcPeer:
         self.stop()
 
 
+def _report_state(name: str, on: bool) -> None:
+    print(f"STATE {name} {'ON' if on else 'OFF'}", flush=True)
+
+
 def main() -> None:
     parser = cli.parser("IPMI 2.0 lanplus BMC peer (pyghmi)")
+    parser.add_argument("--report-state", action="store_true",
+                        help="print STATE lines and exit when stdin closes (used by IpmiBmcPeer)")
     args = parser.parse_args()
     outlets: list[Outlet] = cli.outlets_from_args(args, ["chassis"])
+    if len(outlets) != 1:
+        raise SystemExit("a BMC controls exactly one chassis: give one --outlet")
     credentials = cli.credentials_from_args(args)
     if "username" not in credentials or "password" not in credentials:
         raise SystemExit("the BMC needs --credentials-file with username= and password=")
-    peer = IpmiBmcPeer(PowerBoard(outlets), username=credentials["username"],
-                       password=credentials["password"], listen=args.listen, port=args.port,
-                       kg=credentials.get("kg"), privilege=credentials.get("privilege", "administrator"))
-    cli.serve(peer)
+    privilege = credentials.get("privilege", "administrator")
+    if privilege not in PRIVILEGES:
+        raise SystemExit(f"privilege must be one of {', '.join(PRIVILEGES)}")
+    board = PowerBoard(outlets, on_change=_report_state if args.report_state else None)
+    bmc = _LabBmc(board, username=credentials["username"], password=credentials["password"],
+                  listen=args.listen, port=args.port, kg=credentials.get("kg"), privilege=privilege)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    if args.report_state:
+        # The parent holds our stdin: if it dies without stopping us, we stop too.
+        threading.Thread(target=lambda: (sys.stdin.read(), stopping.set()), daemon=True).start()
+    print(f"READY {bmc.port}", flush=True)
+    while not stopping.is_set():
+        ipmisession.Session.wait_for_rsp(timeout=0.2)
+    board.close()
 
 
 if __name__ == "__main__":

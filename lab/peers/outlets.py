@@ -7,7 +7,7 @@ import shlex
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -45,7 +45,9 @@ class PowerBoard:
     an off followed by an on reaches the node in that order.
     """
 
-    def __init__(self, outlets: Iterable[Outlet]) -> None:
+    def __init__(self, outlets: Iterable[Outlet], on_change: Callable[[str, bool], None] | None = None) -> None:
+        """on_change(name, on) is called synchronously for every change, before set() returns."""
+        self._on_change = on_change
         self._outlets = {outlet.name: outlet for outlet in outlets}
         if not self._outlets:
             raise ValueError("a power device needs at least one outlet")
@@ -79,7 +81,7 @@ class PowerBoard:
             was_on = outlet.on
             outlet.on = on
         if was_on != on:
-            self._queue_hook(outlet, on)
+            self._changed(outlet, on)
         return was_on
 
     def toggle(self, name: str) -> bool:
@@ -88,7 +90,7 @@ class PowerBoard:
             outlet = self._outlets[name]
             outlet.on = not outlet.on
             now_on = outlet.on
-        self._queue_hook(outlet, now_on)
+        self._changed(outlet, now_on)
         return now_on
 
     def cycle(self, name: str) -> None:
@@ -96,8 +98,8 @@ class PowerBoard:
         with self._lock:
             outlet = self._outlets[name]
             outlet.on = True
-        self._queue_hook(outlet, False)
-        self._queue_hook(outlet, True)
+        self._changed(outlet, False)
+        self._changed(outlet, True)
 
     def wait_hooks(self, timeout: float = 30.0) -> bool:
         """Block until every hook queued so far has run; False on timeout."""
@@ -111,6 +113,11 @@ class PowerBoard:
             self._pending.put(None)
             self._worker.join(timeout=60)
             self._worker = None
+
+    def _changed(self, outlet: Outlet, on: bool) -> None:
+        if self._on_change is not None:
+            self._on_change(outlet.name, on)
+        self._queue_hook(outlet, on)
 
     def _queue_hook(self, outlet: Outlet, on: bool) -> None:
         if (outlet.on_hook if on else outlet.off_hook) is None:
