@@ -6,7 +6,7 @@ import argparse
 import subprocess
 import sys
 
-from .cluster import Cluster, NodeOff, cleanup
+from .cluster import Cluster, NodeOff, cleanup, cleanup_stale
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="extra environment of the daemons (repeatable)")
 
     commands.add_parser("down", help="shut the cluster down and remove its namespaces")
-    commands.add_parser("cleanup", help="kill whatever is left of the cluster (no clean shutdown)")
+    sweep = commands.add_parser("cleanup", help="kill whatever is left of the cluster (no clean shutdown)")
+    sweep.add_argument("--stale", action="store_true",
+                       help="instead: sweep every cluster whose owning process died (no --state-dir)")
     commands.add_parser("status", help="print each node's power state")
 
     exec_ = commands.add_parser("exec", help="run a command inside a node")
@@ -44,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     power.add_argument("node")
     power.add_argument("--boot-delay", type=float, default=8.0)
 
-    for sub in commands.choices.values():
-        sub.add_argument("--state-dir", required=True)
+    for name, sub in commands.choices.items():
+        sub.add_argument("--state-dir", required=name != "cleanup")
     return parser
 
 
@@ -64,7 +66,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} {cluster.address(name)} online")
         return 0
     if args.command == "cleanup":
-        cleanup(args.state_dir)
+        if args.stale:
+            for removed in cleanup_stale():
+                print(f"removed {removed}")
+        elif args.state_dir:
+            cleanup(args.state_dir)
+        else:
+            raise SystemExit("cleanup needs --state-dir DIR or --stale")
         return 0
     cluster = Cluster.attach(args.state_dir)
     if args.command == "down":

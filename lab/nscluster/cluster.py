@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from . import crm_status, network, power, procs, provision
+from . import crm_status, network, power, procs, provision, registry
 from .layout import BRIDGE_ADDRESS, REPO_ROOT, SUBNET_PREFIX, ClusterSpec, Layout, NodeSpec
 from .tree import agents_mode, ensure_provider_dir
 
@@ -46,11 +46,12 @@ class Cluster:
             repo=str(Path(repo).resolve()),
             agents=agents_mode(agents),
             stonith_enabled=stonith_enabled,
-            bridge_netns=f"zfsha-{cluster_id}-bridge",
+            bridge_netns=f"{registry.NETNS_PREFIX}{cluster_id}-bridge",
             bridge_address=BRIDGE_ADDRESS,
             extra_env=dict(extra_env or {}),
             nodes=[NodeSpec(name=f"node{index}", address=f"{SUBNET_PREFIX}{index}",
-                            netns=f"zfsha-{cluster_id}-node{index}") for index in range(1, nodes + 1)],
+                            netns=f"{registry.NETNS_PREFIX}{cluster_id}-node{index}")
+                   for index in range(1, nodes + 1)],
         )
         self._properties = dict(cluster_properties or {})
         self._token_ms = token_ms
@@ -98,6 +99,7 @@ class Cluster:
         if self.layout.spec_file.exists():
             raise RuntimeError(f"{self.state_dir} already holds a cluster: stop/cleanup it or use another")
         self.layout.save(self.spec)
+        registry.register(self.spec.cluster_id, self.state_dir, os.getpid())
         self._finalizer = weakref.finalize(self, cleanup, self.state_dir)
         if self.spec.agents == "tree":
             ensure_provider_dir()
@@ -107,7 +109,11 @@ class Cluster:
             provision.write_boot_config(self.layout, self.spec, name)
         for name in self.nodes:
             power.power_on(self.layout, name, boot_delay=0)
-        self.wait_online(self.nodes, timeout=timeout)
+        try:
+            self.wait_online(self.nodes, timeout=timeout)
+        except TimeoutError as error:
+            logs = ", ".join(str(self.log_path(name, "console")) for name in self.nodes)
+            raise TimeoutError(f"{error}; see {logs} and the pacemaker/corosync logs beside them") from None
         return self
 
     def stop(self, graceful: bool = True, timeout: float = 60.0) -> None:
@@ -119,9 +125,11 @@ class Cluster:
             self._finalizer.detach()
 
     def detach(self) -> None:
-        """Leave the cluster running when this process exits (the `up` CLI)."""
+        """Leave the cluster running when this process exits (the `up` CLI): no longer stale when
+        this process is gone; `down` or `cleanup` removes it."""
         if self._finalizer is not None:
             self._finalizer.detach()
+        registry.register(self.spec.cluster_id, self.state_dir, None)
 
     def __enter__(self) -> Cluster:
         if not self.layout.spec_file.exists():
@@ -286,6 +294,29 @@ def cleanup(state_dir: str | os.PathLike[str]) -> None:
     network.delete(spec)
     for node in spec.nodes:
         layout.pid_file(node.name).unlink(missing_ok=True)
+    registry.unregister(spec.cluster_id)
+
+
+def cleanup_stale() -> list[str]:
+    """Sweep up clusters whose owning process died without stopping them, and netns of ours that
+    no registered cluster claims. Clusters with a live owner, or left running by `up`, are kept.
+    Returns what was removed."""
+    removed = []
+    entries = registry.entries()
+    for cluster_id, entry in entries.items():
+        if registry.is_stale(entry):
+            if Layout(entry["state_dir"]).spec_file.exists():
+                cleanup(entry["state_dir"])
+            registry.unregister(cluster_id)
+            removed.append(entry["state_dir"])
+    orphans = [name for name in network.existing_netns()
+               if (cluster_id := registry.cluster_id_of_netns(name)) and cluster_id not in registry.entries()]
+    netns_ids = [ident for name in orphans if (ident := procs.netns_id(network.netns_path(name)))]
+    procs.kill_and_wait(procs.pids_in_namespaces("net", netns_ids), signal.SIGKILL)
+    for name in orphans:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+        removed.append(f"netns {name}")
+    return removed
 
 
 def remove_state(state_dir: str | os.PathLike[str]) -> None:

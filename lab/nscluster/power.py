@@ -8,12 +8,13 @@ emulator calling this returns at once; the init waits `boot_delay` before anythi
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
 
 from . import procs
-from .layout import BOOT_SCRIPT, PYTHON, Layout
+from .layout import BOOT_SCRIPT, DAEMON_PATH, PYTHON, Layout
 from .network import netns_path
 
 LAUNCH_TIMEOUT = 10.0
@@ -51,7 +52,7 @@ def power_on(layout: Layout, name: str, boot_delay: float = 8.0) -> int:
     with open(layout.console_log(name), "ab") as console:
         # A new session: the node must outlive a caller that exits (the CLI, a BMC request).
         launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=console,
-                                    start_new_session=True, cwd="/", env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+                                    start_new_session=True, cwd="/", env={"PATH": DAEMON_PATH})
     deadline = time.monotonic() + LAUNCH_TIMEOUT
     while (pid := init_pid(layout, name)) is None:
         if launcher.poll() is not None or time.monotonic() > deadline:
@@ -76,6 +77,13 @@ def power_off(layout: Layout, name: str) -> None:
 def shutdown(layout: Layout, names: list[str], timeout: float = 60.0) -> None:
     """Clean shutdown of several nodes at once (pacemakerd, then corosync), then power off."""
     pids = [pid for name in names if (pid := init_pid(layout, name)) is not None]
+    # A node whose corosync a test froze would hang its shutdown: let it run again first.
+    pidns = [ns for pid in pids if (ns := procs.namespace(pid, "pid"))]
+    for pid in procs.pids_in_namespaces("pid", pidns):
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
     procs.kill_and_wait(pids, signal.SIGTERM, timeout=timeout)
     for name in names:
         power_off(layout, name)

@@ -19,7 +19,7 @@ repo_root = Path(__file__).resolve().parents[2]
 if str(repo_root) not in sys.path:
     sys.path.insert(0, str(repo_root))
 
-from lab.nscluster import Cluster, remove_state  # noqa: E402
+from lab.nscluster import Cluster, cleanup_stale, remove_state  # noqa: E402
 
 REQUIRED_TOOLS = ("corosync", "pacemakerd", "crm_mon", "pcs", "cibadmin", "nsenter", "unshare", "ip")
 
@@ -57,12 +57,15 @@ def nscluster_available() -> None:
     reason = why_no_cluster()
     if reason:
         pytest.skip(reason)
+    # Clusters of an earlier run that was killed before its teardown (their owner is dead).
+    cleanup_stale()
 
 
 def _started(tmp_path_factory: pytest.TempPathFactory, default_env: dict[str, str], nodes: int,
              **options: object) -> Cluster:
     options.setdefault("extra_env", default_env)
-    cluster = Cluster(tmp_path_factory.mktemp(f"nscluster{nodes}-"), nodes=nodes, **options)  # type: ignore[arg-type]
+    state_dir = tmp_path_factory.mktemp(f"nscluster{nodes}-")
+    cluster = Cluster(state_dir, nodes=nodes, **options)  # type: ignore[arg-type]
     try:
         cluster.start()
     except BaseException:

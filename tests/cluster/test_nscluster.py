@@ -18,6 +18,8 @@ from lab.nscluster.procs import is_alive
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.cluster
+
 PROBE_AGENT = textwrap.dedent("""\
     #!/bin/sh
     # A minimal OCF agent that records the environment Pacemaker gives it.
