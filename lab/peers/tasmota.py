@@ -47,13 +47,16 @@ class _TasmotaHandler(PeerRequestHandler):
 
 
 class TasmotaPeer(HttpPeer):
-    """A Tasmota device with relays named "1".."n" (in board order)."""
+    """A Tasmota device whose outlets are its relays, named "1".."n"."""
 
     handler = _TasmotaHandler
 
     def __init__(self, board: PowerBoard, *, username: str = "admin", password: str | None = None,
                  **http: object) -> None:
         super().__init__(board, **http)  # type: ignore[arg-type]
+        if sorted(board.names, key=lambda name: int(name) if name.isdigit() else 0) != [
+                str(n) for n in range(1, len(board.names) + 1)]:
+            raise ValueError("Tasmota relays are numbered: name the outlets 1..n")
         self.username = username
         self.password = password
 
@@ -65,12 +68,12 @@ class TasmotaPeer(HttpPeer):
         match = _POWER_COMMAND.match(word)
         if match is None:
             return {"Command": "Unknown"}
-        relays = self.board.names
+        count = len(self.board.names)
         index = int(match.group(1) or 1)
         if index == 0:
-            chosen = list(enumerate(relays, 1))
-        elif index <= len(relays):
-            chosen = [(index, relays[index - 1])]
+            chosen = [(n, str(n)) for n in range(1, count + 1)]
+        elif index <= count:
+            chosen = [(index, str(index))]
         else:
             return {"Command": "Unknown"}
         action = payload.strip().lower()
