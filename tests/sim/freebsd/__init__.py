@@ -1,0 +1,1 @@
+"""A FreeBSD host simulated for tests: see tools.py."""
