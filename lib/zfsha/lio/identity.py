@@ -60,11 +60,16 @@ def assign(
 
     live_luns: dict[str, list[int]] = {}
     taken_luns: set[int] = set()
+    # Numbers of LUNs about to be removed: a renamed zvol may take its number back, but a new zvol
+    # does not get it in the same pass (an initiator would see another disk at a number it just used).
+    vanishing: set[int] = set()
     tpg = actual.tpg
     for number, backstore in sorted((tpg.luns if tpg else {}).items()):
         if backstore in by_backstore:
             live_luns.setdefault(backstore, []).append(number)
-        elif not (backstore in actual.backstores and own.owns(actual.backstores[backstore])):
+        elif backstore in actual.backstores and own.owns(actual.backstores[backstore]):
+            vanishing.add(number)
+        else:
             taken_luns.add(number)  # a LUN we do not manage keeps its number
     # Serials of backstores that stay (not ours to replace or remove) cannot be handed out.
     claimed = {b.serial for name, b in actual.backstores.items() if name not in by_backstore and not own.owns(b) and b.serial}
@@ -98,7 +103,7 @@ def assign(
                 lun = candidate
                 break
         if lun is None:
-            lun = next((n for n in range(max_lun + 1) if n not in taken_luns), None)
+            lun = next((n for n in range(max_lun + 1) if n not in taken_luns and n not in vanishing), None)
         if lun is None:
             skipped[zvol.name] = f"no free LUN number up to {max_lun}"
             continue
