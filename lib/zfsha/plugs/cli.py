@@ -44,6 +44,10 @@ class CommandLinePlug:
         self._login()
 
     def power_state(self, plug: str | None) -> bool:
+        if plug is None:
+            # monitor names no outlet: listing the outlets proves the device answers and takes the credentials.
+            self.list_outlets()
+            return True
         command = self.settings.commands.status.format(plug=self._plug(plug))
         output = self._run(command)
         word = output.strip().lower()

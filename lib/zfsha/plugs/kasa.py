@@ -115,6 +115,10 @@ class KasaPlug:
         self.connection = KasaConnection(settings)
 
     def power_state(self, plug: str | None) -> bool:
+        if plug is None:
+            # monitor names no outlet: listing the outlets proves the device answers and takes the credentials.
+            self.list_outlets()
+            return True
         return self._outlet(plug, "reading").on
 
     def set_power(self, plug: str | None, on: bool) -> None:

@@ -33,6 +33,10 @@ class ShellyGen1Plug:
         self.http = HttpClient(settings, auth=auth)
 
     def power_state(self, plug: str | None) -> bool:
+        if plug is None:
+            # monitor names no outlet: listing the outlets proves the device answers and takes the credentials.
+            self.list_outlets()
+            return True
         relay = _relay_id(self.settings, plug, "relay")
         return self._ison(relay, self._relay(relay, None, f"reading relay {relay}"))
 
@@ -77,6 +81,10 @@ class ShellyGen2Plug:
         self._frame_id = 0
 
     def power_state(self, plug: str | None) -> bool:
+        if plug is None:
+            # monitor names no outlet: listing the outlets proves the device answers and takes the credentials.
+            self.list_outlets()
+            return True
         switch = _relay_id(self.settings, plug, "switch")
         return self._output(switch, self._call("Switch.GetStatus", {"id": switch}, f"reading switch {switch}"))
 

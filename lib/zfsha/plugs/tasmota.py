@@ -9,7 +9,9 @@ lacks answers `{"Command": "Unknown"}`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, quote_plus
 
+from zfsha import secrets
 from zfsha.fence import FenceError
 from zfsha.plugs.http import HttpClient
 from zfsha.plugs.settings import PlugSettings
@@ -19,8 +21,16 @@ class TasmotaPlug:
     def __init__(self, settings: PlugSettings) -> None:
         self.settings = settings
         self.http = HttpClient(settings)
+        if settings.password:
+            # The password travels URL-encoded in the query; that spelling must be redacted too.
+            secrets.register(quote_plus(settings.password))
+            secrets.register(quote(settings.password, safe=""))
 
     def power_state(self, plug: str | None) -> bool:
+        if plug is None:
+            # monitor names no outlet: listing the outlets proves the device answers and takes the credentials.
+            self.list_outlets()
+            return True
         relay = self._relay(plug)
         return self._state(relay, self._command(f"Power{relay}", f"reading relay {relay}"))
 
