@@ -1,0 +1,160 @@
+"""Which operating system's tools answer the agent's questions: Linux or FreeBSD.
+
+The decisions (when to log in, how long to wait, whether a pool may be imported) live in the agent and
+the library; a Platform only answers small questions the same way on both systems: the hostid ZFS
+uses, the multihost tunables, the pool's lock-free state, the iSCSI initiator, where devices appear.
+
+Every host file the library reads goes through host_path(), so tests can point it at a simulated
+root (ZFSHA_SYSROOT, where "{hostname}" stands for this node's name: nodes of a namespace cluster
+share a simulator but not their /proc).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zfsha import run
+
+if TYPE_CHECKING:
+    from zfsha.iscsi import Initiator
+
+SYSROOT_VARIABLE = "ZFSHA_SYSROOT"
+PLATFORM_VARIABLE = "ZFSHA_PLATFORM"
+RUN_DIR = "/run/zfsha"
+
+
+def host_path(path: str) -> str:
+    root = os.environ.get(SYSROOT_VARIABLE, "")
+    if not root:
+        return path
+    return root.replace("{hostname}", socket.gethostname()) + path
+
+
+def run_dir() -> Path:
+    """Where agents keep small facts between runs (cleared at boot, like transient attributes)."""
+    directory = Path(host_path(RUN_DIR))
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
+@dataclass(frozen=True)
+class MultihostTunables:
+    interval_ms: int
+    import_intervals: int
+    fail_intervals: int | None = None
+
+    @property
+    def activity_check_seconds(self) -> float:
+        """The floor of ZFS's import activity check (zfs(4): interval x import intervals)."""
+        return self.interval_ms * self.import_intervals / 1000.0
+
+
+class Platform:
+    name = ""
+    default_device_dirs: tuple[str, ...] = ()
+
+    def initiator(self) -> Initiator:
+        raise NotImplementedError
+
+    def hostid(self) -> int:
+        """The hostid ZFS writes into labels and multihost uberblocks; 0 when unset."""
+        raise NotImplementedError
+
+    def multihost_tunables(self) -> MultihostTunables | None:
+        raise NotImplementedError
+
+    def pool_state(self, pool: str) -> str | None:
+        """Lock-free health word, "" when not imported, None when this platform cannot tell."""
+        raise NotImplementedError
+
+
+class Linux(Platform):
+    name = "linux"
+    # iSCSI LUNs by portal+IQN+LUN (stable across nodes), local disks by partition label or id.
+    default_device_dirs = ("/dev/disk/by-path", "/dev/disk/by-partlabel", "/dev/disk/by-id")
+    ZFS_PARAMETERS = "/sys/module/zfs/parameters"
+
+    def initiator(self) -> Initiator:
+        from zfsha.iscsi.openiscsi import OpenIscsi
+
+        return OpenIscsi()
+
+    def hostid(self) -> int:
+        # The spl module parameter wins; otherwise ZFS reads /etc/hostid (4 bytes, host byte order),
+        # which zgenhostid(8) writes. coreutils' hostid(1) is no help: glibc invents one from the IP.
+        try:
+            value = int(Path(host_path("/sys/module/spl/parameters/spl_hostid")).read_text().strip(), 0)
+            if value:
+                return value
+        except (OSError, ValueError):
+            pass
+        try:
+            raw = Path(host_path("/etc/hostid")).read_bytes()
+        except OSError:
+            return 0
+        return int.from_bytes(raw[:4], sys.byteorder) if len(raw) >= 4 else 0
+
+    def multihost_tunables(self) -> MultihostTunables | None:
+        def read(name: str) -> int | None:
+            try:
+                return int(Path(host_path(f"{self.ZFS_PARAMETERS}/{name}")).read_text().strip())
+            except (OSError, ValueError):
+                return None
+
+        interval, intervals = read("zfs_multihost_interval"), read("zfs_multihost_import_intervals")
+        if interval is None or intervals is None:
+            return None
+        return MultihostTunables(interval, intervals, read("zfs_multihost_fail_intervals"))
+
+    def pool_state(self, pool: str) -> str | None:
+        from zfsha.zpool.kstat import read_state
+
+        return read_state(pool)
+
+
+class FreeBSD(Platform):
+    name = "freebsd"
+    # GPT and glabel labels; iSCSI LUNs show up as da(4) disks, labelled by the peer's partitions.
+    default_device_dirs = ("/dev/gpt", "/dev/label", "/dev/diskid")
+
+    def initiator(self) -> Initiator:
+        from zfsha.iscsi.iscsictl import Iscsictl
+
+        return Iscsictl()
+
+    def _sysctl(self, name: str) -> str | None:
+        result = run.run(["sysctl", "-n", name], check=False, timeout=5)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    def hostid(self) -> int:
+        value = self._sysctl("kern.hostid")
+        try:
+            return int(value or "0", 0)
+        except ValueError:
+            return 0
+
+    def multihost_tunables(self) -> MultihostTunables | None:
+        interval = self._sysctl("vfs.zfs.multihost.interval")
+        intervals = self._sysctl("vfs.zfs.multihost.import_intervals")
+        fail = self._sysctl("vfs.zfs.multihost.fail_intervals")
+        try:
+            return MultihostTunables(int(interval or ""), int(intervals or ""), int(fail) if fail else None)
+        except ValueError:
+            return None
+
+    def pool_state(self, pool: str) -> str | None:
+        # FreeBSD's OpenZFS publishes the same word as a sysctl kstat (no zpool lock either).
+        result = run.run(["sysctl", "-n", f"kstat.zfs.{pool}.misc.state"], check=False, timeout=5)
+        if result.returncode == 0:
+            return result.stdout.strip()
+        return "" if "unknown oid" in result.stderr else None
+
+
+def current() -> Platform:
+    chosen = os.environ.get(PLATFORM_VARIABLE) or ("freebsd" if sys.platform.startswith("freebsd") else "linux")
+    return FreeBSD() if chosen == "freebsd" else Linux()

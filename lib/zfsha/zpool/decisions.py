@@ -1,0 +1,75 @@
+"""The pool agent's judgements, as pure functions of what was read (so they are tested on captures)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from zfsha.platform import MultihostTunables
+from zfsha.zpool.status import Leg, PoolStatus
+
+# zpool-create(8): names start with a letter; these words (and names starting with the first four)
+# name vdev types and cannot be pools.
+RESERVED_PREFIXES = ("mirror", "raidz", "draid", "spare")
+_POOL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]*$")
+# Leg states a returning device can be brought back from. OFFLINE is an admin's decision: left alone.
+RECOVERABLE_STATES = frozenset({"UNAVAIL", "FAULTED", "REMOVED", "DEGRADED"})
+# Seconds added to the floor of a start: login, settle, the import itself, mounting.
+START_OVERHEAD_SECONDS = 15
+
+
+def pool_name_problem(name: str) -> str | None:
+    if not _POOL_NAME.match(name) or "/" in name:
+        return f"pool name {name!r} is not a ZFS pool name (a letter, then letters, digits, _ - . :)"
+    if name == "log" or name.startswith(RESERVED_PREFIXES):
+        return f"pool name {name!r} is reserved by ZFS (log, or starting with {', '.join(RESERVED_PREFIXES)})"
+    return None
+
+
+def start_seconds_needed(tunables: MultihostTunables, device_wait: int, force_import: bool) -> float:
+    """How long a start may take: device wait, plus one activity check per import attempt (a pool
+    another host did not export is checked once by the refused plain import, once by the -f one)."""
+    checks = 2 if force_import else 1
+    return device_wait + checks * tunables.activity_check_seconds + START_OVERHEAD_SECONDS
+
+
+def start_timeout_problem(
+    start_timeout: float | None, tunables: MultihostTunables, device_wait: int, force_import: bool
+) -> str | None:
+    needed = start_seconds_needed(tunables, device_wait, force_import)
+    if start_timeout is not None and start_timeout >= needed:
+        return None
+    shown = "not set (Pacemaker's default is 20s)" if start_timeout is None else f"{start_timeout:g}s"
+    return (
+        f"start timeout {shown} is shorter than the {needed:g}s a start may need (device_wait {device_wait}s + "
+        f"{2 if force_import else 1} x multihost activity check {tunables.activity_check_seconds:g}s "
+        f"[zfs_multihost_interval {tunables.interval_ms}ms x zfs_multihost_import_intervals {tunables.import_intervals}] "
+        f"+ {START_OVERHEAD_SECONDS}s); set op start timeout={int(needed + 0.999)}s"
+    )
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|msec|s|sec|m|min|h|hr)?\s*$")
+
+
+def parse_duration(text: str) -> float | None:
+    """Pacemaker's interval/timeout spellings: '150', '150s', '2min', '1500ms', '1h'."""
+    match = _DURATION.match(text)
+    if not match:
+        return None
+    scale = {"ms": 0.001, "msec": 0.001, "m": 60, "min": 60, "h": 3600, "hr": 3600}.get(match.group(2) or "s", 1)
+    return float(match.group(1)) * scale
+
+
+def degraded_reason(status: PoolStatus) -> str:
+    legs = ", ".join(f"{leg.path} ({leg.state}{', resilvering' if leg.resilvering else ''})" for leg in status.unhealthy_legs)
+    reason = f"pool {status.name} is {status.state}"
+    if legs:
+        reason += f": legs not ONLINE: {legs}"
+    if status.resilvering and status.scan is not None:
+        reason += f"; {status.scan.summary}"
+    return reason
+
+
+def legs_to_bring_back(status: PoolStatus, present: Callable[[str], bool]) -> list[Leg]:
+    """Unhealthy legs whose device is back (e.g. the peer's iSCSI session returned)."""
+    return [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering and present(leg.path)]

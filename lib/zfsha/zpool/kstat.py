@@ -1,0 +1,28 @@
+"""Pool state without ZFS locks: the kstat state file OpenZFS keeps per imported pool.
+
+Reading /proc/spl/kstat/zfs/<pool>/state takes no spa_namespace lock and starts no process, so a
+monitor reading it cannot hang behind a stuck `zpool` command (available since ZoL 0.7.10).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zfsha.platform import host_path
+
+KSTAT_ROOT = "/proc/spl/kstat/zfs"
+
+# Answers of read_state besides a health word.
+NOT_IMPORTED = ""
+
+
+def read_state(pool: str) -> str | None:
+    """The pool's health word, NOT_IMPORTED when the module is loaded but has no such pool, or None
+    when the kstat tree is not there (module not loaded, or a platform without it): ask zpool then."""
+    root = Path(host_path(KSTAT_ROOT))
+    try:
+        return (root / pool / "state").read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return NOT_IMPORTED if root.is_dir() else None
+    except OSError:
+        return None

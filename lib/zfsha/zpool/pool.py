@@ -1,0 +1,115 @@
+"""One ZFS pool, with what an admin does to it: import_, export, health, status, online, clear."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from zfsha import run
+from zfsha.errors import CommandFailed, GenericError
+from zfsha.platform import Platform
+from zfsha.zpool.refusal import ImportRefusal, parse_refusal
+from zfsha.zpool.status import PoolStatus, parse_json, parse_text
+
+# Bound of a quick query when the action's deadline leaves more (a stuck zpool must not eat it all).
+QUERY_SECONDS = 15.0
+
+
+class ImportRefused(GenericError):
+    """zpool import said no; the refusal says why (and which host holds the pool)."""
+
+    def __init__(self, refusal: ImportRefusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    mounted: bool
+    canmount: str
+    mountpoint: str
+
+    @property
+    def should_mount(self) -> bool:
+        return self.canmount == "on" and self.mountpoint not in ("none", "legacy", "-")
+
+
+class Pool:
+    def __init__(self, name: str, platform: Platform) -> None:
+        self.name = name
+        self.platform = platform
+
+    def health(self) -> str:
+        """The pool's health word, or "" when it is not imported here.
+
+        The kstat state file first (no lock, no process); `zpool list` only where that is missing.
+        """
+        state = self.platform.pool_state(self.name)
+        if state is not None:
+            return state
+        result = run.run(["zpool", "list", "-H", "-o", "health", self.name], check=False, timeout=QUERY_SECONDS)
+        if result.returncode == 0:
+            return result.stdout.strip()
+        if "no such pool" in result.stderr:
+            return ""
+        raise CommandFailed(f"zpool list {self.name} failed: {' '.join(result.stderr.split())}", result.argv, result.returncode)
+
+    def status(self) -> PoolStatus:
+        """`zpool status` as JSON where OpenZFS has -j (2.3+), as text otherwise (2.1)."""
+        result = run.run(["zpool", "status", "-j", "--json-int", "-P", self.name], check=False, timeout=QUERY_SECONDS)
+        if result.returncode == 0:
+            import json
+
+            return parse_json(json.loads(result.stdout), self.name)
+        result = run.run(["zpool", "status", "-P", "-p", self.name], timeout=QUERY_SECONDS)
+        return parse_text(result.stdout, self.name)
+
+    def get(self, prop: str) -> str:
+        result = run.run(["zpool", "get", "-H", "-p", "-o", "value", prop, self.name], timeout=QUERY_SECONDS)
+        return result.stdout.strip()
+
+    def import_(self, device_dirs: Sequence[str], *, mount: bool, force: bool) -> None:
+        """Import from the given directories, temporarily (cachefile=none: Pacemaker decides at boot)."""
+        argv = ["zpool", "import"]
+        for directory in device_dirs:
+            argv += ["-d", directory]
+        argv += ["-o", "cachefile=none"]
+        if not mount:
+            argv.append("-N")
+        if force:
+            argv.append("-f")
+        argv.append(self.name)
+        result = run.run(argv, check=False)
+        if result.returncode != 0:
+            raise ImportRefused(parse_refusal(result.stderr or result.stdout))
+
+    def export(self, *, force: bool, timeout: float | None) -> None:
+        run.run(["zpool", "export", *(["-f"] if force else []), self.name], timeout=timeout)
+
+    def online(self, device: str) -> None:
+        run.run(["zpool", "online", self.name, device], timeout=QUERY_SECONDS)
+
+    def clear(self, device: str | None = None) -> None:
+        run.run(["zpool", "clear", self.name, *([device] if device else [])], timeout=QUERY_SECONDS)
+
+    def datasets(self) -> list[Dataset]:
+        result = run.run(
+            ["zfs", "list", "-H", "-p", "-o", "name,mounted,canmount,mountpoint", "-t", "filesystem", "-r", self.name],
+            timeout=QUERY_SECONDS,
+        )
+        return parse_datasets(result.stdout)
+
+    def mount_all(self) -> None:
+        for dataset in self.datasets():
+            if dataset.should_mount and not dataset.mounted:
+                run.run(["zfs", "mount", dataset.name], timeout=QUERY_SECONDS)
+
+
+def parse_datasets(text: str) -> list[Dataset]:
+    datasets: list[Dataset] = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 4:
+            datasets.append(Dataset(fields[0], fields[1] == "yes", fields[2], fields[3]))
+    return datasets
