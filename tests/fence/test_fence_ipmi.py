@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from lab.nscluster import Cluster, remove_state
 from tests.fence.ipmi_fixtures import (
     AGENT,
     KG_HEX,
     PASSWORD,
     REPO,
     USERNAME,
+    bmc_in_bridge,
     bmc_options,
     closed_udp_port,
     fence_ipmi,
@@ -25,6 +27,7 @@ from tests.fence.ipmi_fixtures import (
     running_bmc,
     secret_file,
     silent_udp_port,
+    stonith_create,
 )
 
 METADATA_RNG = Path("/usr/share/cluster/relaxng/metadata.rng")
@@ -187,3 +190,65 @@ def test_metadata_declares_diag_validates_and_matches_the_checked_in_copy():
     assert {"on", "off", "reboot", "status", "monitor", "diag"} <= actions
     assert (REPO / "metadata" / "fence_ipmi.xml").read_text() == result.stdout
     assert AGENT.stat().st_mode & 0o111
+
+
+def why_no_cluster() -> str | None:
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        return "namespace clusters need root"
+    missing = [tool for tool in ("corosync", "pacemakerd", "pcs", "stonith_admin", "nsenter") if not shutil.which(tool)]
+    return f"pacemaker stack not installed (missing {', '.join(missing)})" if missing else None
+
+
+@pytest.fixture
+def fenced_cluster(tmp_path):  # type: ignore[no-untyped-def]
+    """Three namespace nodes with stonith on, each behind its own BMC (in the cluster's bridge netns)
+    whose power-off kills the node and whose power-on boots it, and a fence_ipmi device per node."""
+    reason = why_no_cluster()
+    if reason:
+        pytest.skip(reason)
+    cluster = Cluster(tmp_path / "cluster", nodes=3, stonith_enabled=True)
+    bmcs = []
+    try:
+        cluster.start()
+        password_file = secret_file(tmp_path, "bmc-password", PASSWORD)
+        for node in cluster.nodes:
+            bmc = bmc_in_bridge(cluster, node, tmp_path)
+            bmcs.append(bmc)
+            stonith_create(cluster, node, bmc.port, password_file)
+        for node in cluster.nodes:
+            cluster.wait_for(
+                lambda node=node: cluster.resource_nodes(f"ipmi-{node}"),
+                timeout=60,
+                what=f"ipmi-{node} started",
+            )
+        yield cluster
+    finally:
+        for bmc in bmcs:
+            bmc.stop()
+        cluster.stop(graceful=False)
+        remove_state(cluster.state_dir)
+
+
+@pytest.mark.cluster
+def test_pacemaker_reboots_a_node_through_fence_ipmi_and_fences_a_hung_one(fenced_cluster):
+    cluster = fenced_cluster
+    before = cluster.init_pid("node2")
+    result = cluster.run("node1", ["stonith_admin", "--reboot", "node2", "--timeout", "120"], timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The node really lost power (a new init) and comes back into the cluster.
+    cluster.wait_for(
+        lambda: cluster.power_state("node2") and cluster.init_pid("node2") != before, timeout=30, what="node2 powered back on"
+    )
+    cluster.wait_online(["node1", "node2", "node3"], via="node1", timeout=90)
+
+    hung = cluster.init_pid("node3")
+    cluster.freeze_corosync("node3")
+    cluster.wait_for(
+        lambda: not cluster.power_state("node3") or cluster.init_pid("node3") != hung, timeout=90, what="node3 fenced"
+    )
+    cluster.wait_online(["node1", "node2", "node3"], via="node1", timeout=90)
+    history = cluster.run("node1", ["stonith_admin", "--history", "node3", "--verbose"])
+    assert "successful" in history.stdout.lower() or "completed" in history.stdout.lower(), history.stdout
