@@ -413,7 +413,10 @@ def served_exports(state: dict[str, Any], jail: dict[str, Any]) -> list[str]:
 def rc_shutdown(name: str) -> int:
     with locked() as state:
         jail = state["jails"][name]
-        jail["processes"] = [p for p in jail["processes"] if p["name"] not in ("nfsd", "mountd", "rpcbind")]
+        # A process stuck in the kernel ignores rc.shutdown's signals as it ignores jail -r's.
+        stuck = set(state["faults"].get("unkillable", []))
+        stopped = {"nfsd", "mountd", "rpcbind"} - stuck
+        jail["processes"] = [p for p in jail["processes"] if p["name"] not in stopped]
         jail["exports"] = []
         jail["nfs_versions"] = []
         if enabled(read_rc_conf(jail["path"]), "zfs_enable"):

@@ -87,7 +87,12 @@ def build(workdir: Path, conf_text: str = JAIL_CONF) -> SimHost:
 
 
 def run_agent(
-    action: str, params: Mapping[str, str], env: Mapping[str, str], depth: int = 0, interval_ms: int = 0
+    action: str,
+    params: Mapping[str, str],
+    env: Mapping[str, str],
+    depth: int = 0,
+    interval_ms: int = 0,
+    timeout_ms: int = 30000,
 ) -> subprocess.CompletedProcess[str]:
     environ = {
         "PATH": "/usr/bin:/bin",
@@ -97,7 +102,7 @@ def run_agent(
         "OCF_RESOURCE_INSTANCE": "nfsjail",
         "OCF_CHECK_LEVEL": str(depth),
         "OCF_RESKEY_CRM_meta_interval": str(interval_ms),
-        "OCF_RESKEY_CRM_meta_timeout": "30000",
+        "OCF_RESKEY_CRM_meta_timeout": str(timeout_ms),
         **{f"OCF_RESKEY_{k}": v for k, v in params.items()},
         **env,
     }
