@@ -1,0 +1,267 @@
+"""The agent run as Pacemaker runs it (a process, OCF_RESKEY_* in its environment) against the
+command simulators in tests/sim: start, monitor, stop, degraded legs, suspension, multihost refusal,
+a crashed holder, hangs, CHAP and validate-all."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.sim import world as w
+
+REPO = Path(__file__).resolve().parents[3]
+AGENT = REPO / "agents" / "zfs-iscsi-pool"
+HOST = socket.gethostname()
+PEER = f"{w.PEER_IQN}@{w.PEER_PORTAL}"
+
+
+class Run:
+    def __init__(self, state: Path) -> None:
+        self.state = state
+
+    def __call__(
+        self, action: str, timeout_ms: int | None = None, depth: int = 0, **params: str
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "PYTHONPATH": f"{REPO / 'lib'}:{REPO}",
+            "ZFSHA_TOOL_PATH": w.tool_path(),
+            "ZFSHA_SIM_STATE": str(self.state),
+            "ZFSHA_SYSROOT": w.sysroot(self.state),
+            "HA_LOGFACILITY": "none",
+            "OCF_ROOT": "/usr/lib/ocf",
+            "OCF_RESOURCE_INSTANCE": "pool",
+            "OCF_CHECK_LEVEL": str(depth),
+            "OCF_RESKEY_pool": "tank",
+            "OCF_RESKEY_peer_targets": PEER,
+            "OCF_RESKEY_device_wait": "2",
+        }
+        if timeout_ms is not None:
+            env["OCF_RESKEY_CRM_meta_timeout"] = str(timeout_ms)
+        env.update({f"OCF_RESKEY_{k}": v for k, v in params.items()})
+        return subprocess.run([sys.executable, str(AGENT), action], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Run:
+    w.standard_world(tmp_path, host=HOST)
+    return Run(tmp_path)
+
+
+def exit_reason(result: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("ocf-exit-reason:")]
+    return lines[-1][len("ocf-exit-reason:") :] if lines else ""
+
+
+def change(state: Path, edit) -> None:  # type: ignore[no-untyped-def]
+    with w.world(state) as data:
+        edit(data)
+
+
+def set_peer(up: bool):  # type: ignore[no-untyped-def]
+    def edit(data: dict) -> None:
+        data["targets"][PEER]["up"] = up
+
+    return edit
+
+
+def test_start_logs_in_imports_mounts_and_is_idempotent(agent: Run) -> None:
+    assert agent("monitor").returncode == 7
+    assert agent("start").returncode == 0
+    data = w.read(agent.state)
+    assert data["sessions"][HOST] == [PEER]
+    assert data["pools"]["tank"]["holder"] == HOST
+    assert sorted(data["pools"]["tank"]["mounted"]) == ["tank", "tank/nfs"]
+    assert agent("start").returncode == 0
+    assert agent("monitor").returncode == 0
+    assert agent("monitor", depth=10).returncode == 0
+    assert agent("stop").returncode == 0
+    assert agent("stop").returncode == 0
+    assert agent("monitor").returncode == 7
+
+
+def test_healthy_depth0_monitor_starts_no_zpool(agent: Run, tmp_path: Path) -> None:
+    assert agent("start").returncode == 0
+    log = tmp_path / "calls"
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    (wrapper / "zpool").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {w.tool_path()}/zpool "$@"\n')
+    (wrapper / "zpool").chmod(0o755)
+    counted = Run(agent.state)
+    original = w.tool_path
+    try:
+        w.tool_path = lambda: f"{wrapper}:{original()}"  # type: ignore[assignment]
+        assert counted("monitor").returncode == 0
+        assert not log.exists()
+        change(agent.state, set_peer(False))
+        assert counted("monitor").returncode == 190
+        assert log.exists()  # a degraded pool is looked at closely: that is where zpool status earns its cost
+    finally:
+        w.tool_path = original  # type: ignore[assignment]
+
+
+def test_a_down_peer_is_not_an_error_and_the_pool_starts_degraded(agent: Run) -> None:
+    change(agent.state, set_peer(False))
+    result = agent("start")
+    assert result.returncode == 0, result.stderr
+    assert "unavailable, continuing without its legs" in result.stderr
+    monitor = agent("monitor")
+    assert monitor.returncode == 190
+    assert "ip-127.0.0.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0 (UNAVAIL)" in exit_reason(monitor)
+
+
+def test_legs_come_back_and_resilver_when_the_peer_returns(agent: Run) -> None:
+    assert agent("start").returncode == 0
+    change(agent.state, set_peer(False))
+    degraded = agent("monitor")
+    assert degraded.returncode == 190
+    assert "lun-1 (UNAVAIL)" in exit_reason(degraded)
+    change(agent.state, set_peer(True))
+    back = agent("monitor")
+    assert "brought leg" in back.stderr and "resilver in progress" in back.stderr
+    assert back.returncode == 0
+    finished = agent("monitor")
+    assert "resilver finished" in finished.stderr
+    assert w.read(agent.state)["pools"]["tank"]["faulted"] == []
+
+
+def test_suspended_pool_is_an_error_while_imported_and_stop_fails_fast(agent: Run) -> None:
+    assert agent("start").returncode == 0
+
+    def suspend(data: dict) -> None:
+        data["pools"]["tank"]["suspended"] = True
+        data["hang"]["suspended export"] = 60
+
+    change(agent.state, suspend)
+    monitor = agent("monitor")
+    assert monitor.returncode == 1
+    assert "SUSPENDED" in exit_reason(monitor)
+    started = time.monotonic()
+    stop = agent("stop", timeout_ms=20000)
+    assert stop.returncode == 1
+    assert "SUSPENDED" in exit_reason(stop) and "fence" in exit_reason(stop)
+    assert time.monotonic() - started < 10
+
+
+def test_hanging_export_fails_the_stop_inside_its_deadline(agent: Run) -> None:
+    assert agent("start").returncode == 0
+    change(agent.state, lambda data: data["hang"].update({"zpool export": 60}))
+    started = time.monotonic()
+    stop = agent("stop", timeout_ms=8000)
+    assert time.monotonic() - started < 8
+    assert stop.returncode == 1
+    assert "hung" in exit_reason(stop)
+
+
+def test_busy_export_escalates_only_when_configured(agent: Run) -> None:
+    assert agent("start").returncode == 0
+    change(agent.state, lambda data: data["pools"]["tank"].update({"busy": True}))
+    refused = agent("stop", export_escalation="none")
+    assert refused.returncode == 1 and "busy" in exit_reason(refused)
+    assert agent("stop").returncode == 0
+    assert w.read(agent.state)["pools"]["tank"]["holder"] is None
+
+
+def held_by_other_host(alive: bool):  # type: ignore[no-untyped-def]
+    def edit(data: dict) -> None:
+        w.add_host(data, "storage-b")
+        data["hosts"]["storage-b"]["alive"] = alive
+        data["pools"]["tank"].update(
+            holder="storage-b", exported=False, last_host="storage-b", last_hostid=data["hosts"]["storage-b"]["hostid"]
+        )
+
+    return edit
+
+
+def test_multihost_refusal_names_the_holder_and_is_never_forced(agent: Run) -> None:
+    change(agent.state, held_by_other_host(alive=True))
+    hostid = f"{w.hostid_of('storage-b'):x}"
+    for params in ({}, {"force_import": "true"}):
+        result = agent("start", **params)
+        assert result.returncode == 1
+        assert f"storage-b (hostid 0x{hostid})" in exit_reason(result)
+        assert "multihost" in exit_reason(result)
+    assert w.read(agent.state)["pools"]["tank"]["holder"] == "storage-b"
+
+
+def test_crashed_holder_needs_the_force_opt_in(agent: Run) -> None:
+    change(agent.state, held_by_other_host(alive=False))
+    refused = agent("start")
+    assert refused.returncode == 1
+    assert "not exported" in exit_reason(refused) and "force_import=true" in exit_reason(refused)
+    forced = agent("start", force_import="yes")
+    assert forced.returncode == 0, forced.stderr
+    assert w.read(agent.state)["pools"]["tank"]["holder"] == HOST
+
+
+def test_pool_without_multihost_is_refused_and_left_exported(agent: Run) -> None:
+    change(agent.state, lambda data: data["pools"]["tank"].update({"multihost": "off"}))
+    result = agent("start")
+    assert result.returncode == 6
+    assert "multihost=off" in exit_reason(result)
+    assert w.read(agent.state)["pools"]["tank"]["holder"] is None
+    assert agent("start", require_multihost="false").returncode == 0
+
+
+def test_no_hostid_refuses_start(agent: Run) -> None:
+    change(agent.state, lambda data: data["hosts"][HOST].update({"hostid": 0}))
+    result = agent("start")
+    assert result.returncode == 5
+    assert "zgenhostid" in exit_reason(result)
+
+
+def test_chap_secret_comes_from_a_private_file_and_never_shows(agent: Run, tmp_path: Path) -> None:
+    change(agent.state, lambda data: data["targets"][PEER].update({"chap": ["iscsiuser", "tops3cret-value"]}))
+    secret = tmp_path / "chap"
+    secret.write_text("tops3cret-value\n")
+    secret.chmod(0o644)
+    loose = agent("start", chap_user="iscsiuser", chap_secret_file=str(secret))
+    assert loose.returncode == 6 and "accessible by others" in exit_reason(loose)
+    secret.chmod(0o600)
+    result = agent("start", chap_user="iscsiuser", chap_secret_file=str(secret))
+    assert result.returncode == 0, result.stderr
+    assert w.read(agent.state)["sessions"][HOST] == [PEER]
+    assert "tops3cret-value" not in result.stderr + result.stdout
+
+
+def test_zfs_23_json_status_gives_the_same_degraded_reason(tmp_path: Path) -> None:
+    w.standard_world(tmp_path, host=HOST, zfs_version="2.3.1")
+    agent = Run(tmp_path)
+    assert agent("start").returncode == 0
+    change(tmp_path, set_peer(False))
+    monitor = agent("monitor")
+    assert monitor.returncode == 190
+    assert "lun-0 (UNAVAIL)" in exit_reason(monitor)
+
+
+def test_validate_all_depth0_checks_parameters_only(agent: Run) -> None:
+    assert agent("validate-all").returncode == 0
+    assert agent("validate-all", pool="mirror").returncode == 6
+    bad = agent("validate-all", peer_targets="10.10.10.2")
+    assert bad.returncode == 6 and "IQN@PORTAL" in exit_reason(bad)
+    assert agent("validate-all", chap_user="u").returncode == 6
+    # Depth 0 touches nothing: a node without hostid still validates.
+    change(agent.state, lambda data: data["hosts"][HOST].update({"hostid": 0}))
+    assert agent("validate-all").returncode == 0
+    assert agent("validate-all", depth=10).returncode == 5
+
+
+def test_validate_all_depth10_names_a_slow_replacement_timeout(agent: Run) -> None:
+    assert agent("start").returncode == 0  # discovery creates the node record
+    assert agent("validate-all", depth=10).returncode == 0
+    record = next((agent.state / "root" / HOST / "etc/iscsi/nodes").rglob("default"))
+    record.write_text(record.read_text().replace("replacement_timeout = 5", "replacement_timeout = 120"))
+    result = agent("validate-all", depth=10)
+    assert result.returncode == 6
+    assert "replacement_timeout is 120s" in exit_reason(result) and "-v 5" in exit_reason(result)
+
+
+def test_probe_with_an_unreadable_configuration_reports_not_running(agent: Run) -> None:
+    result = agent("monitor", pool="")
+    assert result.returncode == 7
+    assert agent("stop", pool="").returncode == 0

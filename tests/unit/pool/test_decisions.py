@@ -1,0 +1,63 @@
+"""The pool agent's judgements: timeouts, names, which legs to bring back, what a degraded pool says."""
+
+from __future__ import annotations
+
+from zfsha.platform import MultihostTunables
+from zfsha.zpool.decisions import (
+    degraded_reason,
+    legs_to_bring_back,
+    parse_duration,
+    pool_name_problem,
+    start_seconds_needed,
+    start_timeout_problem,
+)
+from zfsha.zpool.status import Leg, PoolStatus
+
+DEFAULTS = MultihostTunables(interval_ms=1000, import_intervals=20)
+
+
+def test_activity_check_floor_is_interval_times_import_intervals() -> None:
+    assert DEFAULTS.activity_check_seconds == 20.0
+    assert start_seconds_needed(DEFAULTS, device_wait=20, force_import=False) == 55.0
+    # A crashed holder: the refused plain import and the forced one each run the check.
+    assert start_seconds_needed(DEFAULTS, device_wait=20, force_import=True) == 75.0
+
+
+def test_start_timeout_shorter_than_the_activity_check_is_reported_with_the_fix() -> None:
+    problem = start_timeout_problem(60.0, DEFAULTS, 20, True)
+    assert problem is not None and "timeout=75s" in problem and "zfs_multihost_import_intervals 20" in problem
+    assert start_timeout_problem(150.0, DEFAULTS, 20, True) is None
+    assert "Pacemaker's default is 20s" in (start_timeout_problem(None, DEFAULTS, 20, False) or "")
+
+
+def test_pacemaker_durations() -> None:
+    assert parse_duration("150") == 150
+    assert parse_duration("150s") == 150
+    assert parse_duration("2min") == 120
+    assert parse_duration("1500ms") == 1.5
+    assert parse_duration("soon") is None
+
+
+def test_pool_names_follow_zpool_create() -> None:
+    assert pool_name_problem("san-pool") is None
+    assert pool_name_problem("mirror1") is not None
+    assert pool_name_problem("1pool") is not None
+    assert pool_name_problem("a/b") is not None
+
+
+def status_with(*legs: Leg) -> PoolStatus:
+    return PoolStatus("tank", "DEGRADED", legs)
+
+
+def test_only_returned_legs_that_are_not_offlined_by_an_admin_are_brought_back() -> None:
+    returned = Leg("111", "UNAVAIL", "mirror-0", was="/dev/disk/by-path/lun-0")
+    still_gone = Leg("222", "UNAVAIL", "mirror-1", was="/dev/disk/by-path/lun-1")
+    offlined = Leg("/dev/disk/by-path/lun-2", "OFFLINE", "mirror-2")
+    present = {"/dev/disk/by-path/lun-0", "/dev/disk/by-path/lun-2"}
+    chosen = legs_to_bring_back(status_with(returned, still_gone, offlined), present.__contains__)
+    assert chosen == [returned]
+
+
+def test_degraded_reason_names_the_legs() -> None:
+    reason = degraded_reason(status_with(Leg("/dev/a", "ONLINE", "mirror-0"), Leg("9", "UNAVAIL", "mirror-0", was="/dev/b")))
+    assert reason == "pool tank is DEGRADED: legs not ONLINE: /dev/b (UNAVAIL)"
