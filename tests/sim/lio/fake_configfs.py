@@ -76,7 +76,8 @@ def _populate(root: str, path: str) -> None:
     if parts[0] == "core" and len(parts) == 2:
         _files(path, {"hba_info": f"HBA Index: {parts[1].rsplit('_', 1)[-1]} plugin: iblock version: v5.0", "hba_mode": "0"})
     elif parts[0] == "core" and len(parts) == 3:
-        _files(path, {"enable": "0", "control": "", "udev_path": "", "info": "Status: DEACTIVATED  Max Queue Depth: 0  readonly: 0"})
+        info = "Status: DEACTIVATED  Max Queue Depth: 0  readonly: 0"
+        _files(path, {"enable": "0", "control": "", "udev_path": "", "info": info})
         _files(os.path.join(path, "attrib"), SO_ATTRIBUTES)
         _files(os.path.join(path, "wwn"), {"vpd_unit_serial": "T10 VPD Unit Serial Number:"})
         _files(os.path.join(path, "pr"), {"res_aptpl_metadata": ""})
