@@ -28,6 +28,7 @@ BY_PATH = "/dev/disk/by-path"
 BY_PARTLABEL = "/dev/disk/by-partlabel"
 KSTAT = "/proc/spl/kstat/zfs"
 NODES = "/etc/iscsi/nodes"
+ANY_HOST = "*"
 
 
 def state_dir() -> Path:
@@ -116,7 +117,12 @@ def add_mirror_pool(
     for index in range(mirrors):
         vdevs.append(
             [
-                {"disk": f"data-{local_host}-{index}", "owner": local_host, "target": None, "lun": None},
+                {
+                    "disk": f"data-{local_host if local_host != ANY_HOST else 'local'}-{index}",
+                    "owner": local_host,
+                    "target": None,
+                    "lun": None,
+                },
                 {"disk": f"data-{owner}-{index}", "owner": owner, "target": peer_target, "lun": index},
             ]
         )
@@ -152,9 +158,14 @@ def session_up(data: dict[str, Any], host: str, target_key: str) -> bool:
     return bool(target and target["up"] and target_key in data["sessions"].get(host, []))
 
 
+def local(leg: dict[str, Any], host: str) -> bool:
+    # Owner "*": a local disk of whichever node asks (single-node profiles whose node name varies).
+    return leg["owner"] in (host, ANY_HOST)
+
+
 def disk_path(data: dict[str, Any], host: str, leg: dict[str, Any]) -> str | None:
     """The device path of a disk as `host` sees it, or None when it cannot see it."""
-    if leg["owner"] == host:
+    if local(leg, host):
         return f"{BY_PARTLABEL}/{leg['disk']}"
     if leg["target"] and session_up(data, host, leg["target"]):
         target = data["targets"][leg["target"]]
@@ -163,7 +174,7 @@ def disk_path(data: dict[str, Any], host: str, leg: dict[str, Any]) -> str | Non
 
 
 def last_path(data: dict[str, Any], host: str, leg: dict[str, Any]) -> str:
-    if leg["owner"] == host:
+    if local(leg, host):
         return f"{BY_PARTLABEL}/{leg['disk']}"
     target = data["targets"].get(leg["target"] or "", {"portal": "?", "iqn": "?"})
     return f"{BY_PATH}/ip-{target['portal']}-iscsi-{target['iqn']}-lun-{leg['lun']}"
@@ -243,16 +254,20 @@ def standard_world(
     state: Path,
     *,
     host: str,
+    also: tuple[str, ...] = (),
     pool: str = "tank",
     mirrors: int = 2,
     chap: tuple[str, str] | None = None,
     zfs_version: str = "2.1.11",
 ) -> str:
     """Seed 004 seen from one storage node: `mirrors` mirrors of a local disk and a peer LUN.
+    Hosts in `also` are registered too; host "*" makes the local disks local to every host.
     Returns the peer target as IQN@PORTAL."""
     with world(state) as data:
         data["zfs_version"] = zfs_version
-        add_host(data, host)
+        for name in (host, *also):
+            if name != ANY_HOST:
+                add_host(data, name)
         target = add_target(data, PEER_IQN, PEER_PORTAL, owner="storage-b", luns=mirrors, chap=chap)
         add_mirror_pool(data, pool, local_host=host, peer_target=target, mirrors=mirrors)
     return target
