@@ -87,8 +87,8 @@ class Jail:
     @classmethod
     def wait_until_empty(cls, jid: int, seconds: float) -> list[str]:
         """Wait (at most `seconds`, within the action's deadline) until jail jid has no process left."""
-        limit = deadline.current().cap(seconds) or seconds
-        end = time.monotonic() + limit
+        limit = deadline.current().cap(seconds)
+        end = time.monotonic() + (seconds if limit is None else limit)
         while True:
             left = cls.processes(jid)
             if not left or time.monotonic() >= end:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-SPECIAL = set(';{}=,"\'')
+SPECIAL = set(";{}=,\"'")
 
 
 class ConfError(Exception):

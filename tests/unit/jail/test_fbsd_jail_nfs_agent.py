@@ -159,7 +159,7 @@ def test_start_gives_up_when_exports_are_not_served_and_leaves_nothing_running(s
 @pytest.mark.parametrize(
     ("change", "complaint"),
     [
-        (('    persist;\n', '    persist;\n    exec.start = "/bin/sh /etc/rc";\n'), "exec.start is set"),
+        (("    persist;\n", '    persist;\n    exec.start = "/bin/sh /etc/rc";\n'), "exec.start is set"),
         (("enforce_statfs = 1", "enforce_statfs = 2"), "enforce_statfs is 2; mounting and exporting"),
         (("    allow.nfsd;\n", ""), "allow.nfsd is not set"),
         (("    vnet;\n", ""), "vnet is not set"),
@@ -182,7 +182,13 @@ def test_start_refuses_when_the_jail_root_is_not_a_mount_point(sim):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("service_ip", "nfs.example.com"), ("jail", "a.b"), ("nfs_versions", "2"), ("datasets", "/export/nfs1"), ("config", "jail.conf")],
+    [
+        ("service_ip", "nfs.example.com"),
+        ("jail", "a.b"),
+        ("nfs_versions", "2"),
+        ("datasets", "/export/nfs1"),
+        ("config", "jail.conf"),
+    ],
 )
 def test_validate_refuses_bad_parameters(sim, name, value):
     done = run_agent("validate-all", sim.params(**{name: value}), sim.env())

@@ -4,7 +4,7 @@ from zfsha.jail.config import parse_exhibit, problems, split_quoted
 
 SEED_JAIL = (
     "name=iscsinfs\tpath=/jail/iscsinfs\thost.hostname=iscsinfs.example.com\tvnet\tvnet.interface=nfs0\t"
-    'devfs_ruleset=5\tmount.devfs\texec.consolelog=/var/log/jail_iscsinfs_console.log\tpersist\t'
+    "devfs_ruleset=5\tmount.devfs\texec.consolelog=/var/log/jail_iscsinfs_console.log\tpersist\t"
     "allow.nfsd\tallow.mount\tallow.mount.zfs\tenforce_statfs=1"
 )
 
@@ -41,7 +41,8 @@ def test_enforce_statfs_0_is_refused_for_mountd():
 
 
 def test_exec_start_and_a_foreign_vnet_interface_are_refused():
-    config = parse_exhibit(SEED_JAIL.replace("vnet.interface=nfs0", 'vnet.interface=em1\texec.start="/bin/sh /etc/rc"'), "iscsinfs")
+    changed = SEED_JAIL.replace("vnet.interface=nfs0", 'vnet.interface=em1\texec.start="/bin/sh /etc/rc"')
+    config = parse_exhibit(changed, "iscsinfs")
     found = problems(config, "nfs0", ())
     assert any("exec.start" in p for p in found) and any("em1" in p for p in found)
 
