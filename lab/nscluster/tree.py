@@ -18,6 +18,7 @@ from .layout import BOOT_SCRIPT, DAEMON_PATH, PYTHON, REPO_ROOT
 
 OCF_PROVIDER_DIR = Path("/usr/lib/ocf/resource.d/zfsha")
 AGENT_MODES = ("tree", "installed")
+DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 
 
 def agents_mode(requested: str | None) -> str:
@@ -28,13 +29,16 @@ def agents_mode(requested: str | None) -> str:
 
 
 def tree_mounts(repo: Path) -> list[dict]:
-    for path in (repo / "agents", repo / "fence"):
+    for path in (repo / "agents", repo / "fence", repo / "lib"):
         # overlayfs splits lowerdir on ':' and mount options on ','.
         if ":" in str(path) or "," in str(path):
             raise ValueError(f"cannot overlay a path holding ':' or ',': {path}")
     return [
         {"type": "bind", "src": str(repo / "agents"), "dst": str(OCF_PROVIDER_DIR), "ro": True},
         {"type": "overlay", "lower": [str(repo / "fence"), "/usr/sbin"], "dst": "/usr/sbin"},
+        # pcs runs crm_resource with a clean environment (no PYTHONPATH), so the tree's library must
+        # also be where the distro interpreter finds it.
+        {"type": "overlay", "lower": [str(repo / "lib"), DIST_PACKAGES], "dst": DIST_PACKAGES},
     ]
 
 

@@ -1,6 +1,5 @@
 """The project version, single-sourced in setup.cfg."""
 
-import configparser
 from functools import cache
 from pathlib import Path
 
@@ -8,6 +7,7 @@ from pathlib import Path
 @cache
 def version() -> str:
     """Return the installed distribution's version, or setup.cfg's when running from the tree."""
+    import configparser
     from importlib import metadata
 
     try:

@@ -157,22 +157,43 @@ def test_stonith_admin_reboot_through_pacemaker_fenced(agent, make_cluster, tmp_
         for node in cluster.nodes
     }
     setup = PeerSetup(tmp_path, cluster.bridge_address, hooks, lambda argv: cluster.spawn_in_bridge(list(argv), cwd=str(REPO)))
+    profile = module_for(agent)
     with ExitStack() as stack:
-        device_options = stack.enter_context(module_for(agent).device(setup))
-        host_map = ";".join(f"{node}:{node}" for node in cluster.nodes)
-        pcs(
-            cluster,
-            "stonith",
-            "create",
-            "fencer",
-            agent,
-            *[f"{k}={v}" for k, v in device_options.items()],
-            f"pcmk_host_map={host_map}",
-            "op",
-            "monitor",
-            "interval=30s",
-        )
-        cluster.wait_started("fencer", timeout=60)
+        if getattr(profile, "ONE_MACHINE_PER_DEVICE", False):
+            # One device powers one machine (a BMC): one stonith device per node.
+            per_node = stack.enter_context(profile.devices(setup))
+            fencers = [f"fence-{node}" for node in cluster.nodes]
+            for node in cluster.nodes:
+                pcs(
+                    cluster,
+                    "stonith",
+                    "create",
+                    f"fence-{node}",
+                    agent,
+                    *[f"{k}={v}" for k, v in per_node[node].items()],
+                    f"pcmk_host_list={node}",
+                    "op",
+                    "monitor",
+                    "interval=30s",
+                )
+        else:
+            device_options = stack.enter_context(profile.device(setup))
+            host_map = ";".join(f"{node}:{node}" for node in cluster.nodes)
+            fencers = ["fencer"]
+            pcs(
+                cluster,
+                "stonith",
+                "create",
+                "fencer",
+                agent,
+                *[f"{k}={v}" for k, v in device_options.items()],
+                f"pcmk_host_map={host_map}",
+                "op",
+                "monitor",
+                "interval=30s",
+            )
+        for fencer in fencers:
+            cluster.wait_started(fencer, timeout=60)
         done = cluster.run("node1", ["stonith_admin", "--reboot", "node3", "--timeout", "90"], timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         history = cluster.run("node1", ["stonith_admin", "--history", "node3", "--verbose"], timeout=30)
