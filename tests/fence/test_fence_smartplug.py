@@ -324,3 +324,10 @@ def test_pacemaker_reboots_a_node_and_fences_a_hung_one_through_a_smart_plug(plu
         for log in ("pacemaker", "corosync"):
             path = cluster.log_path(node, log)
             assert not path.exists() or SECRET not in path.read_text(errors="replace")
+
+
+def test_cli_refuses_a_plug_that_carries_shell_syntax(tmp_path: Path):
+    with plug_peer("cli", tmp_path) as plug:
+        result = run_agent({**plug.options, "action": "off", "port": "1; echo 0 > /proc/power/relay2"})
+        assert_failed_with_one_line(result, "plug must be")
+        assert all(plug.board.snapshot().values())
