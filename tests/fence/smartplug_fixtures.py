@@ -327,3 +327,12 @@ def secret_file(workdir: Path, name: str, secret: str) -> Path:
     path.touch(mode=0o600)
     path.write_text(secret + "\n")
     return path
+
+
+@contextmanager
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections (the kernel completes the handshake) but never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]

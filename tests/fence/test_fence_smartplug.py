@@ -25,6 +25,7 @@ from tests.fence.smartplug_fixtures import (
     run_agent,
     secret_file,
     shelly_in_bridge,
+    silent_port,
     skip_unless_available,
     why_no_cluster,
 )
@@ -331,3 +332,14 @@ def test_cli_refuses_a_plug_that_carries_shell_syntax(tmp_path: Path):
         result = run_agent({**plug.options, "action": "off", "port": "1; echo 0 > /proc/power/relay2"})
         assert_failed_with_one_line(result, "plug must be")
         assert all(plug.board.snapshot().values())
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_device_that_accepts_but_never_answers_fails_within_the_timeouts(family: str):
+    skip_unless_available(family)
+    with silent_port() as port:
+        options = {"type": family, "ip": "127.0.0.1", "ipport": str(port), "action": "status", "port": "1",
+                   "username": "admin", "password": "x", "login_timeout": "2", "shell_timeout": "1"}  # fmt: skip
+        if family == "homeassistant":
+            options.update(ip=f"http://127.0.0.1:{port}", port="switch.node1")
+        assert_failed_with_one_line(run_agent(options, timeout=30), "no answer")

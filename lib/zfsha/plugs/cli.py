@@ -171,6 +171,8 @@ class CommandLinePlug:
                 return
             elif index == 8:
                 self._fail(f"the session ended before a prompt appeared: {_shown(str(session.before))}")
+            elif not typed_password and not typed_username and not str(session.before).strip():
+                self._fail(f"no answer from the device within {wait:g}s")
             else:
                 self._fail(f"no prompt matching {settings.prompt!r} within {wait:g}s (check cmd_prompt)")
 
