@@ -11,7 +11,6 @@ import logging
 import re
 import time
 
-from zfsha import run
 from zfsha.errors import CommandError
 from zfsha.platform import run_dir
 
@@ -35,6 +34,8 @@ def publish(name: str, value: str, *, only_if_changed: bool = False) -> bool:
                 return len(remembered) == 1
     except (OSError, ValueError, IndexError):
         memo = None
+    from zfsha import run  # only when the value changed: a steady monitor imports no subprocess machinery
+
     try:
         run.run(["crm_attribute", "--lifetime", "reboot", "--name", name, "--update", value], timeout=TIMEOUT_SECONDS)
         published = True
@@ -55,6 +56,8 @@ def withdraw(name: str) -> None:
         _memo(name).unlink(missing_ok=True)
     except OSError:
         pass
+    from zfsha import run
+
     try:
         run.run(["crm_attribute", "--lifetime", "reboot", "--name", name, "--delete"], timeout=TIMEOUT_SECONDS)
     except CommandError as err:

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zfsha import run
-
 if TYPE_CHECKING:
     from zfsha.iscsi import Initiator
 
@@ -128,6 +126,8 @@ class FreeBSD(Platform):
         return Iscsictl()
 
     def _sysctl(self, name: str) -> str | None:
+        from zfsha import run
+
         result = run.run(["sysctl", "-n", name], check=False, timeout=5)
         return result.stdout.strip() if result.returncode == 0 else None
 
@@ -149,6 +149,8 @@ class FreeBSD(Platform):
 
     def pool_state(self, pool: str) -> str | None:
         # FreeBSD's OpenZFS publishes the same word as a sysctl kstat (no zpool lock either).
+        from zfsha import run
+
         result = run.run(["sysctl", "-n", f"kstat.zfs.{pool}.misc.state"], check=False, timeout=5)
         if result.returncode == 0:
             return result.stdout.strip()

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from zfsha import run
 from zfsha.errors import CommandFailed, GenericError
 from zfsha.platform import Platform
 from zfsha.zpool.refusal import ImportRefusal, parse_refusal
 from zfsha.zpool.status import PoolStatus, parse_json, parse_text
 
+if TYPE_CHECKING:
+    from zfsha.run import Completed
+
 # Bound of a quick query when the action's deadline leaves more (a stuck zpool must not eat it all).
 QUERY_SECONDS = 15.0
+
+
+def _run(argv: Sequence[str], **options: Any) -> Completed:
+    """zfsha.run, imported on first use: the lock-free health read needs no subprocess machinery."""
+    from zfsha import run
+
+    return run.run(argv, **options)
 
 
 class ImportRefused(GenericError):
@@ -48,7 +58,7 @@ class Pool:
         state = self.platform.pool_state(self.name)
         if state is not None:
             return state
-        result = run.run(["zpool", "list", "-H", "-o", "health", self.name], check=False, timeout=QUERY_SECONDS)
+        result = _run(["zpool", "list", "-H", "-o", "health", self.name], check=False, timeout=QUERY_SECONDS)
         if result.returncode == 0:
             return result.stdout.strip()
         if "no such pool" in result.stderr:
@@ -57,16 +67,16 @@ class Pool:
 
     def status(self) -> PoolStatus:
         """`zpool status` as JSON where OpenZFS has -j (2.3+), as text otherwise (2.1)."""
-        result = run.run(["zpool", "status", "-j", "--json-int", "-P", self.name], check=False, timeout=QUERY_SECONDS)
+        result = _run(["zpool", "status", "-j", "--json-int", "-P", self.name], check=False, timeout=QUERY_SECONDS)
         if result.returncode == 0:
             import json
 
             return parse_json(json.loads(result.stdout), self.name)
-        result = run.run(["zpool", "status", "-P", "-p", self.name], timeout=QUERY_SECONDS)
+        result = _run(["zpool", "status", "-P", "-p", self.name], timeout=QUERY_SECONDS)
         return parse_text(result.stdout, self.name)
 
     def get(self, prop: str) -> str:
-        result = run.run(["zpool", "get", "-H", "-p", "-o", "value", prop, self.name], timeout=QUERY_SECONDS)
+        result = _run(["zpool", "get", "-H", "-p", "-o", "value", prop, self.name], timeout=QUERY_SECONDS)
         return result.stdout.strip()
 
     def import_(self, device_dirs: Sequence[str], *, mount: bool, force: bool) -> None:
@@ -80,21 +90,21 @@ class Pool:
         if force:
             argv.append("-f")
         argv.append(self.name)
-        result = run.run(argv, check=False)
+        result = _run(argv, check=False)
         if result.returncode != 0:
             raise ImportRefused(parse_refusal(result.stderr or result.stdout))
 
     def export(self, *, force: bool, timeout: float | None) -> None:
-        run.run(["zpool", "export", *(["-f"] if force else []), self.name], timeout=timeout)
+        _run(["zpool", "export", *(["-f"] if force else []), self.name], timeout=timeout)
 
     def online(self, device: str) -> None:
-        run.run(["zpool", "online", self.name, device], timeout=QUERY_SECONDS)
+        _run(["zpool", "online", self.name, device], timeout=QUERY_SECONDS)
 
     def clear(self, device: str | None = None) -> None:
-        run.run(["zpool", "clear", self.name, *([device] if device else [])], timeout=QUERY_SECONDS)
+        _run(["zpool", "clear", self.name, *([device] if device else [])], timeout=QUERY_SECONDS)
 
     def datasets(self) -> list[Dataset]:
-        result = run.run(
+        result = _run(
             ["zfs", "list", "-H", "-p", "-o", "name,mounted,canmount,mountpoint", "-t", "filesystem", "-r", self.name],
             timeout=QUERY_SECONDS,
         )
@@ -103,7 +113,7 @@ class Pool:
     def mount_all(self) -> None:
         for dataset in self.datasets():
             if dataset.should_mount and not dataset.mounted:
-                run.run(["zfs", "mount", dataset.name], timeout=QUERY_SECONDS)
+                _run(["zfs", "mount", dataset.name], timeout=QUERY_SECONDS)
 
 
 def parse_datasets(text: str) -> list[Dataset]:
