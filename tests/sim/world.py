@@ -29,6 +29,7 @@ BY_PARTLABEL = "/dev/disk/by-partlabel"
 KSTAT = "/proc/spl/kstat/zfs"
 NODES = "/etc/iscsi/nodes"
 ANY_HOST = "*"
+PART = "-part1"
 
 
 def state_dir() -> Path:
@@ -225,7 +226,9 @@ def refresh(data: dict[str, Any], state: Path) -> None:
                 for leg in vdev:
                     path = disk_path(data, name, leg)
                     if path:
+                        # zpool create on a whole disk partitions it: legs are the -part1 nodes.
                         (root / path.lstrip("/")).touch()
+                        (root / (path + PART).lstrip("/")).touch()
     for pool_name, pool in data["pools"].items():
         holder = pool["holder"]
         for host in data["hosts"]:

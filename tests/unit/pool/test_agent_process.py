@@ -112,7 +112,7 @@ def test_a_down_peer_is_not_an_error_and_the_pool_starts_degraded(agent: Run) ->
     assert "unavailable, continuing without its legs" in result.stderr
     monitor = agent("monitor")
     assert monitor.returncode == 190
-    assert "ip-127.0.0.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0 (UNAVAIL)" in exit_reason(monitor)
+    assert "ip-127.0.0.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0-part1 (UNAVAIL)" in exit_reason(monitor)
 
 
 def test_legs_come_back_and_resilver_when_the_peer_returns(agent: Run) -> None:
@@ -120,7 +120,7 @@ def test_legs_come_back_and_resilver_when_the_peer_returns(agent: Run) -> None:
     change(agent.state, set_peer(False))
     degraded = agent("monitor")
     assert degraded.returncode == 190
-    assert "lun-1 (UNAVAIL)" in exit_reason(degraded)
+    assert "lun-1-part1 (UNAVAIL)" in exit_reason(degraded)
     change(agent.state, set_peer(True))
     back = agent("monitor")
     assert "brought leg" in back.stderr and "resilver in progress" in back.stderr
@@ -236,7 +236,7 @@ def test_zfs_23_json_status_gives_the_same_degraded_reason(tmp_path: Path) -> No
     change(tmp_path, set_peer(False))
     monitor = agent("monitor")
     assert monitor.returncode == 190
-    assert "lun-0 (UNAVAIL)" in exit_reason(monitor)
+    assert "lun-0-part1 (UNAVAIL)" in exit_reason(monitor)
 
 
 def test_validate_all_depth0_checks_parameters_only(agent: Run) -> None:

@@ -1,0 +1,124 @@
+"""The parsers and decisions on output captured from real ZFS 2.1.11 and open-iscsi 2.1.8 in the VM
+lab (tests/unit/data/zpool, README there), and the simulator held to the same shapes."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.sim import world as w
+from zfsha.iscsi import openiscsi
+from zfsha.platform import Linux
+from zfsha.zpool.decisions import degraded_reason, legs_to_bring_back, start_seconds_needed
+from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, parse_refusal
+from zfsha.zpool.status import parse_text
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "zpool"
+ISCSI_LEG = "/dev/disk/by-path/ip-169.254.210.1:3260-iscsi-iqn.2024-01.local.lab:target.storage-a-lun-0-part1"
+
+pytestmark = pytest.mark.skipif(not (DATA / "README.md").exists(), reason="no captures from the VM lab yet")
+
+
+def captured(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def test_real_degraded_status_names_the_lost_iscsi_leg() -> None:
+    status = parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
+    assert status.state == "DEGRADED" and not status.suspended
+    assert [(leg.path, leg.state, leg.vdev) for leg in status.unhealthy_legs] == [(ISCSI_LEG, "UNAVAIL", "mirror-0")]
+    assert degraded_reason(status) == f"pool mpool is DEGRADED: legs not ONLINE: {ISCSI_LEG} (UNAVAIL)"
+
+
+def test_real_online_status_has_two_healthy_legs() -> None:
+    status = parse_text(captured("zpool_status_P.online.txt"), "mpool")
+    assert status.state == "ONLINE"
+    assert [leg.healthy for leg in status.legs] == [True, True]
+    assert status.legs[0].path == "/dev/disk/by-id/virtio-storage-b-d0-part1"
+
+
+def test_real_short_name_status_parses_too() -> None:
+    status = parse_text(captured("zpool_status.degraded.txt"))
+    assert [leg.name for leg in status.unhealthy_legs] == [
+        "ip-169.254.210.1:3260-iscsi-iqn.2024-01.local.lab:target.storage-a-lun-0"
+    ]
+
+
+def test_the_returned_leg_is_brought_back_once_its_partition_exists() -> None:
+    status = parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
+    assert legs_to_bring_back(status, lambda path: False) == []
+    assert [leg.path for leg in legs_to_bring_back(status, {ISCSI_LEG}.__contains__)] == [ISCSI_LEG]
+
+
+def test_real_multihost_refusal_names_host_and_hostid() -> None:
+    assert captured("zpool_import.mmp_refused.rc").strip() == "1"
+    refusal = parse_refusal(captured("zpool_import.mmp_refused.stderr.txt"))
+    assert (refusal.kind, refusal.host, refusal.hostid) == (ACTIVE_ELSEWHERE, "storage-b", "57e7f46e")
+    assert refusal.holder() == "storage-b (hostid 0x57e7f46e)"
+
+
+def test_real_kstat_words_are_health_words() -> None:
+    assert captured("kstat_state.online.txt").strip() == "ONLINE"
+    assert captured("kstat_state.degraded.txt").strip() == "DEGRADED"
+
+
+def test_zfs_21_has_no_json_status_so_text_is_used() -> None:
+    # Pool.status falls back to text on any failure of -j; this is the failure 2.1 gives.
+    assert captured("zpool_status_j.rc").strip() == "2"
+    assert captured("zpool_status_j.stderr.txt").startswith("invalid option 'j'")
+
+
+def test_real_sessions_logged_in_and_after_the_target_died() -> None:
+    up = openiscsi.parse_sessions(captured("iscsiadm_session_P3.txt"))
+    assert [(str(s.target), s.state, s.logged_in) for s in up] == [
+        ("iqn.2024-01.local.lab:target.storage-a@169.254.210.1:3260", "LOGGED_IN", True)
+    ]
+    down = openiscsi.parse_sessions(captured("iscsiadm_session_P3.target_down.txt"))
+    assert [(s.state, s.logged_in) for s in down] == [("FREE", False)]
+
+
+def test_real_multihost_tunables_give_a_20s_activity_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parameters = tmp_path / "sys/module/zfs/parameters"
+    parameters.mkdir(parents=True)
+    for name in ("zfs_multihost_interval", "zfs_multihost_import_intervals", "zfs_multihost_fail_intervals"):
+        (parameters / name).write_text(captured(f"param_{name}.txt"))
+    monkeypatch.setenv("ZFSHA_SYSROOT", str(tmp_path))
+    tunables = Linux().multihost_tunables()
+    assert tunables is not None and tunables.activity_check_seconds == 20.0 and tunables.fail_intervals == 10
+    assert start_seconds_needed(tunables, device_wait=20, force_import=False) == 55.0
+
+
+def test_real_zpool_get_reports_multihost_on() -> None:
+    rows = [line.split("\t") for line in captured("zpool_get_H_p_all.txt").splitlines()]
+    assert ["mpool", "multihost", "on", "local"] in rows
+
+
+def test_simulated_degraded_status_has_the_real_shape(tmp_path: Path) -> None:
+    """The simulator's degraded output parses to what the real one does: the lost leg keeps its
+    -part1 path, the pool is DEGRADED, the kstat word agrees."""
+    host = socket.gethostname()
+    target = w.standard_world(tmp_path, host=host, pool="mpool", mirrors=1)
+    env = {"ZFSHA_SIM_STATE": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    tool = f"{w.tool_path()}/"
+    iqn, portal = target.split("@")
+    subprocess.run(
+        [tool + "iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal], env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        [tool + "iscsiadm", "-m", "node", "-T", iqn, "-p", portal, "--login"], env=env, check=True, capture_output=True
+    )
+    subprocess.run([tool + "zpool", "import", "-d", "/dev/disk/by-path", "mpool"], env=env, check=True)
+    with w.world(tmp_path) as data:
+        data["targets"][target]["up"] = False
+    text = subprocess.run([tool + "zpool", "status", "-P", "mpool"], env=env, check=True, capture_output=True, text=True).stdout
+    simulated, real = parse_text(text, "mpool"), parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
+    assert (simulated.state, len(simulated.legs)) == (real.state, len(real.legs))
+    assert [(leg.state, leg.path.endswith("-lun-0-part1"), leg.was) for leg in simulated.unhealthy_legs] == [
+        ("UNAVAIL", True, "")
+    ]
+    assert (tmp_path / "root" / host / "proc/spl/kstat/zfs/mpool/state").read_text() == captured("kstat_state.degraded.txt")
+    sessions = subprocess.run([tool + "iscsiadm", "-m", "session", "-P", "3"], env=env, capture_output=True, text=True).stdout
+    assert [(s.state, s.logged_in) for s in openiscsi.parse_sessions(sessions)] == [("FREE", False)]
