@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 SYSROOT_VARIABLE = "ZFSHA_SYSROOT"
 PLATFORM_VARIABLE = "ZFSHA_PLATFORM"
-RUN_DIR = "/run/zfsha"
+# /var/run: FreeBSD has no /run, and on Linux /var/run is a link to /run (a tmpfs, cleared at boot).
+RUN_DIR = "/var/run/zfsha"
 
 
 def host_path(path: str) -> str:

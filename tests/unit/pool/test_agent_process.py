@@ -21,8 +21,9 @@ PEER = f"{w.PEER_IQN}@{w.PEER_PORTAL}"
 
 
 class Run:
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, **extra_env: str) -> None:
         self.state = state
+        self.extra_env = extra_env
 
     def __call__(
         self, action: str, timeout_ms: int | None = None, depth: int = 0, **params: str
@@ -43,6 +44,7 @@ class Run:
         }
         if timeout_ms is not None:
             env["OCF_RESKEY_CRM_meta_timeout"] = str(timeout_ms)
+        env.update(self.extra_env)
         env.update({f"OCF_RESKEY_{k}": v for k, v in params.items()})
         return subprocess.run([sys.executable, str(AGENT), action], env=env, capture_output=True, text=True, timeout=120)
 
@@ -265,3 +267,27 @@ def test_probe_with_an_unreadable_configuration_reports_not_running(agent: Run) 
     result = agent("monitor", pool="")
     assert result.returncode == 7
     assert agent("stop", pool="").returncode == 0
+
+
+def test_freebsd_backend_iscsictl_sysctl_kstat_and_fail_on_disconnection(tmp_path: Path) -> None:
+    """The same decisions through the FreeBSD answers: iscsictl sessions (CHAP from a private
+    iscsi.conf, never argv), the kstat sysctl, kern.hostid, kern.iscsi.fail_on_disconnection."""
+    w.standard_world(tmp_path, host=HOST, chap=("iscsiuser", "bsd-s3cret"))
+    agent = Run(tmp_path, ZFSHA_PLATFORM="freebsd")
+    secret = tmp_path / "chap"
+    secret.write_text("bsd-s3cret\n")
+    secret.chmod(0o600)
+    chap = {"chap_user": "iscsiuser", "chap_secret_file": str(secret)}
+    assert agent("monitor", **chap).returncode == 7
+    started = agent("start", **chap)
+    assert started.returncode == 0, started.stderr
+    assert "bsd-s3cret" not in started.stderr
+    assert w.read(tmp_path)["sessions"][HOST] == [PEER]
+    assert agent("monitor", **chap).returncode == 0
+    change(tmp_path, set_peer(False))
+    assert agent("monitor", **chap).returncode == 190
+    change(tmp_path, lambda data: data.update({"fail_on_disconnection": 0}))
+    validated = agent("validate-all", depth=10, **chap)
+    assert validated.returncode == 6 and "kern.iscsi.fail_on_disconnection" in exit_reason(validated)
+    assert agent("stop", **chap).returncode == 0
+    assert agent("monitor", **chap).returncode == 7
