@@ -60,6 +60,23 @@ def parse_duration(text: str) -> float | None:
     return float(match.group(1)) * scale
 
 
+def start_timeout_in(resource_xml: str) -> float | None:
+    """The start op timeout in `crm_resource --resource R --query-xml` output; None when unset."""
+    import xml.etree.ElementTree as ElementTree
+
+    start = resource_xml.find("<")
+    if start < 0:
+        return None
+    try:
+        root = ElementTree.fromstring(resource_xml[start:])
+    except ElementTree.ParseError:
+        return None
+    for op in root.iter("op"):
+        if op.get("name") == "start" and op.get("timeout"):
+            return parse_duration(op.get("timeout", ""))
+    return None
+
+
 def degraded_reason(status: PoolStatus) -> str:
     legs = ", ".join(f"{leg.path} ({leg.state}{', resilvering' if leg.resilvering else ''})" for leg in status.unhealthy_legs)
     reason = f"pool {status.name} is {status.state}"

@@ -61,8 +61,8 @@ class Pool:
         result = _run(["zpool", "list", "-H", "-o", "health", self.name], check=False, timeout=QUERY_SECONDS)
         if result.returncode == 0:
             return result.stdout.strip()
-        if "no such pool" in result.stderr:
-            return ""
+        if "no such pool" in result.stderr or "modules are not loaded" in result.stderr:
+            return ""  # without the zfs module nothing can be imported here
         raise CommandFailed(f"zpool list {self.name} failed: {' '.join(result.stderr.split())}", result.argv, result.returncode)
 
     def status(self) -> PoolStatus:

@@ -24,6 +24,8 @@ OTHER = "other"
 _ACTIVE = (
     re.compile(r"pool is imported on host '(?P<host>[^']*)' \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"),
     re.compile(r"pool is imported on (?P<host>\S+) \(hostid: (?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"),
+    # `zpool import` listing (scan) of such a pool
+    re.compile(r"must be exported from (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"),
 )
 _PREVIOUS = re.compile(r"Last accessed by (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)")
 

@@ -60,6 +60,11 @@ def test_real_multihost_refusal_names_host_and_hostid() -> None:
     assert refusal.holder() == "storage-b (hostid 0x57e7f46e)"
 
 
+def test_real_import_scan_of_a_pool_held_elsewhere_names_the_holder() -> None:
+    refusal = parse_refusal(captured("zpool_import_scan.mmp_active.txt"))
+    assert (refusal.kind, refusal.holder()) == (ACTIVE_ELSEWHERE, "storage-b (hostid 0x57e7f46e)")
+
+
 def test_real_kstat_words_are_health_words() -> None:
     assert captured("kstat_state.online.txt").strip() == "ONLINE"
     assert captured("kstat_state.degraded.txt").strip() == "DEGRADED"

@@ -9,6 +9,7 @@ from zfsha.zpool.decisions import (
     parse_duration,
     pool_name_problem,
     start_seconds_needed,
+    start_timeout_in,
     start_timeout_problem,
 )
 from zfsha.zpool.status import Leg, PoolStatus
@@ -61,3 +62,22 @@ def test_only_returned_legs_that_are_not_offlined_by_an_admin_are_brought_back()
 def test_degraded_reason_names_the_legs() -> None:
     reason = degraded_reason(status_with(Leg("/dev/a", "ONLINE", "mirror-0"), Leg("9", "UNAVAIL", "mirror-0", was="/dev/b")))
     assert reason == "pool tank is DEGRADED: legs not ONLINE: /dev/b (UNAVAIL)"
+
+
+# `crm_resource --resource pool --query-xml` as Pacemaker 2.1.5 prints it (CIB_file made with pcs -f).
+QUERY_XML = """pool\t(ocf:heartbeat:Dummy):\t Stopped
+Resource XML:
+<primitive id="pool" class="ocf" type="Dummy" provider="heartbeat">
+  <operations>
+    <op name="monitor" interval="10s" timeout="20s" id="pool-monitor-interval-10s"/>
+    <op name="start" timeout="150s" interval="0s" id="pool-start-interval-0s"/>
+    <op name="stop" interval="0s" timeout="20s" id="pool-stop-interval-0s"/>
+  </operations>
+</primitive>
+"""
+
+
+def test_start_timeout_is_read_from_the_resource_xml() -> None:
+    assert start_timeout_in(QUERY_XML) == 150.0
+    assert start_timeout_in(QUERY_XML.replace(' timeout="150s"', "")) is None
+    assert start_timeout_in("crm_resource: Could not connect") is None
