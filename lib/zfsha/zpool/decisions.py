@@ -77,14 +77,39 @@ def start_timeout_in(resource_xml: str) -> float | None:
     return None
 
 
+# Pacemaker keeps 128 bytes of an exit reason: the reason is compact, the log has every path.
+_ISCSI_NAME = re.compile(r"ip-(?P<portal>.+)-iscsi-(?P<iqn>.+)-lun-(?P<lun>\d+)(?:-part\d+)?$")
+
+
+def short_leg_names(legs: tuple[Leg, ...] | list[Leg]) -> str:
+    """'iqn.x:storage-b lun 0,1' for a peer's iSCSI LUNs, the last path element for other devices."""
+    luns: dict[str, list[str]] = {}
+    others: list[str] = []
+    for leg in legs:
+        name = leg.path.rsplit("/", 1)[-1]
+        match = _ISCSI_NAME.match(name)
+        if match:
+            luns.setdefault(match.group("iqn"), []).append(match.group("lun"))
+        else:
+            others.append(name)
+    return ", ".join([*(f"{iqn} lun {','.join(numbers)}" for iqn, numbers in luns.items()), *others])
+
+
 def degraded_reason(status: PoolStatus) -> str:
-    legs = ", ".join(f"{leg.path} ({leg.state}{', resilvering' if leg.resilvering else ''})" for leg in status.unhealthy_legs)
-    reason = f"pool {status.name} is {status.state}"
-    if legs:
-        reason += f": legs not ONLINE: {legs}"
+    """One short line: how many legs are out, in which states, from where."""
+    unhealthy = status.unhealthy_legs
+    reason = f"pool {status.name} {status.state}"
+    if unhealthy:
+        states = "/".join(sorted({leg.state for leg in unhealthy}))
+        reason += f", {len(unhealthy)}/{len(status.legs)} legs {states}: {short_leg_names(unhealthy)}"
     if status.resilvering and status.scan is not None:
         reason += f"; {status.scan.summary}"
     return reason
+
+
+def describe_legs(status: PoolStatus) -> str:
+    """Every leg that is not ONLINE, with its full path, for the log."""
+    return ", ".join(f"{leg.path} ({leg.state}{', resilvering' if leg.resilvering else ''})" for leg in status.unhealthy_legs)
 
 
 def legs_to_bring_back(status: PoolStatus, present: Callable[[str], bool]) -> list[Leg]:

@@ -114,7 +114,11 @@ def test_a_down_peer_is_not_an_error_and_the_pool_starts_degraded(agent: Run) ->
     assert "unavailable, continuing without its legs" in result.stderr
     monitor = agent("monitor")
     assert monitor.returncode == 190
-    assert "ip-127.0.0.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-0-part1 (UNAVAIL)" in exit_reason(monitor)
+    assert (
+        exit_reason(monitor)
+        == "pool tank DEGRADED, 2/4 legs UNAVAIL: iqn.2025-01.lab.home:storage-b lun 0,1; 1 iSCSI session(s) down"
+    )
+    assert "storage-b-lun-0-part1 (UNAVAIL)" in monitor.stderr  # full paths in the log
 
 
 def test_legs_come_back_and_resilver_when_the_peer_returns(agent: Run) -> None:
@@ -122,7 +126,7 @@ def test_legs_come_back_and_resilver_when_the_peer_returns(agent: Run) -> None:
     change(agent.state, set_peer(False))
     degraded = agent("monitor")
     assert degraded.returncode == 190
-    assert "lun-1-part1 (UNAVAIL)" in exit_reason(degraded)
+    assert "storage-b lun 0,1" in exit_reason(degraded)
     change(agent.state, set_peer(True))
     back = agent("monitor")
     assert "brought leg" in back.stderr and "resilver in progress" in back.stderr
@@ -238,7 +242,7 @@ def test_zfs_23_json_status_gives_the_same_degraded_reason(tmp_path: Path) -> No
     change(tmp_path, set_peer(False))
     monitor = agent("monitor")
     assert monitor.returncode == 190
-    assert "lun-0-part1 (UNAVAIL)" in exit_reason(monitor)
+    assert "2/4 legs UNAVAIL: iqn.2025-01.lab.home:storage-b lun 0,1" in exit_reason(monitor)
 
 
 def test_validate_all_depth0_checks_parameters_only(agent: Run) -> None:

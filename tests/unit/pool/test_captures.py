@@ -30,7 +30,7 @@ def test_real_degraded_status_names_the_lost_iscsi_leg() -> None:
     status = parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
     assert status.state == "DEGRADED" and not status.suspended
     assert [(leg.path, leg.state, leg.vdev) for leg in status.unhealthy_legs] == [(ISCSI_LEG, "UNAVAIL", "mirror-0")]
-    assert degraded_reason(status) == f"pool mpool is DEGRADED: legs not ONLINE: {ISCSI_LEG} (UNAVAIL)"
+    assert degraded_reason(status) == "pool mpool DEGRADED, 1/2 legs UNAVAIL: iqn.2024-01.local.lab:target.storage-a lun 0"
 
 
 def test_real_online_status_has_two_healthy_legs() -> None:

@@ -61,7 +61,16 @@ def test_only_returned_legs_that_are_not_offlined_by_an_admin_are_brought_back()
 
 def test_degraded_reason_names_the_legs() -> None:
     reason = degraded_reason(status_with(Leg("/dev/a", "ONLINE", "mirror-0"), Leg("9", "UNAVAIL", "mirror-0", was="/dev/b")))
-    assert reason == "pool tank is DEGRADED: legs not ONLINE: /dev/b (UNAVAIL)"
+    assert reason == "pool tank DEGRADED, 1/2 legs UNAVAIL: b"
+
+
+def test_degraded_reason_fits_pacemakers_128_bytes_for_a_lost_peer() -> None:
+    peer = "/dev/disk/by-path/ip-10.10.10.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-{}-part1"
+    legs = [Leg(f"/dev/disk/by-partlabel/data-a-{n}", "ONLINE", f"mirror-{n}") for n in range(12)]
+    legs += [Leg(peer.format(n), "UNAVAIL", f"mirror-{n}") for n in range(12)]
+    reason = degraded_reason(PoolStatus("san-pool", "DEGRADED", tuple(legs)))
+    assert reason == "pool san-pool DEGRADED, 12/24 legs UNAVAIL: iqn.2025-01.lab.home:storage-b lun 0,1,2,3,4,5,6,7,8,9,10,11"
+    assert len(reason) <= 128
 
 
 # `crm_resource --resource pool --query-xml` as Pacemaker 2.1.5 prints it (CIB_file made with pcs -f).
