@@ -69,8 +69,9 @@ class Initiator(Protocol):
 
     def sessions(self) -> list[Session]: ...
 
-    def login(self, target: Target, chap: Chap | None) -> None:
-        """Log in (idempotent); raises zfsha.errors.CommandError when the peer does not answer."""
+    def login(self, target: Target, chap: Chap | None, timeout: float) -> None:
+        """Log in within timeout seconds (idempotent); raises zfsha.errors.CommandError when the
+        peer does not answer."""
 
     def settle(self, timeout: float) -> None:
         """Wait until the kernel has created device nodes for new LUNs."""

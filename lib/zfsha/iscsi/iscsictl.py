@@ -21,11 +21,11 @@ class Iscsictl:
         result = run.run(["iscsictl", "-L"], timeout=10)
         return parse_sessions(result.stdout)
 
-    def login(self, target: Target, chap: Chap | None) -> None:
+    def login(self, target: Target, chap: Chap | None, timeout: float) -> None:
         if any(s.target == target for s in self.sessions()):
             return  # iscsictl -A would add a second session for the same target
         if chap is None:
-            run.run(["iscsictl", "-A", "-p", target.portal, "-t", target.iqn], timeout=30)
+            run.run(["iscsictl", "-A", "-p", target.portal, "-t", target.iqn], timeout=timeout)
             return
         nickname = re.sub(r"[^A-Za-z0-9]", "_", str(target))
         conf = run_dir() / f"iscsi-{nickname}.conf"
@@ -35,7 +35,7 @@ class Iscsictl:
                 f"{nickname} {{\n\tTargetAddress = {target.portal}\n\tTargetName = {target.iqn}\n"
                 f'\tAuthMethod = CHAP\n\tchapIName = "{chap.user}"\n\tchapSecret = "{chap.secret}"\n}}\n'
             )
-        run.run(["iscsictl", "-A", "-c", str(conf), "-n", nickname], timeout=30)
+        run.run(["iscsictl", "-A", "-c", str(conf), "-n", nickname], timeout=timeout)
 
     def settle(self, timeout: float) -> None:
         # CAM attaches da(4) devices as the session reports LUNs; there is no udev queue to drain.

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from zfsha import run
+from zfsha.deadline import Deadline
 from zfsha.errors import CommandFailed
 from zfsha.iscsi import Chap, Session, Target
 from zfsha.platform import host_path
@@ -35,13 +36,14 @@ class OpenIscsi:
             raise CommandFailed(f"iscsiadm -m session failed: {result.stderr.strip()}", result.argv, result.returncode)
         return parse_sessions(result.stdout)
 
-    def login(self, target: Target, chap: Chap | None) -> None:
+    def login(self, target: Target, chap: Chap | None, timeout: float) -> None:
+        budget = Deadline(timeout)
         node = ["iscsiadm", "-m", "node", "-T", target.iqn, "-p", target.portal]
-        if run.run(node, check=False, timeout=10).returncode != 0:
-            run.run(["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", target.portal], timeout=15)
+        if run.run(node, check=False, timeout=budget.cap(10)).returncode != 0:
+            run.run(["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", target.portal], timeout=budget.cap(15))
         if chap is not None:
             self._write_chap(target, chap)
-        result = run.run([*node, "--login"], check=False, timeout=30)
+        result = run.run([*node, "--login"], check=False, timeout=budget.cap(30))
         if result.returncode not in (0, ISCSI_ERR_SESS_EXISTS):
             detail = " ".join(result.stderr.split()) or f"exit {result.returncode}"
             raise CommandFailed(f"login to {target} failed: {detail}", result.argv, result.returncode, result.stderr)

@@ -295,3 +295,22 @@ def test_freebsd_backend_iscsictl_sysctl_kstat_and_fail_on_disconnection(tmp_pat
     assert validated.returncode == 6 and "kern.iscsi.fail_on_disconnection" in exit_reason(validated)
     assert agent("stop", **chap).returncode == 0
     assert agent("monitor", **chap).returncode == 7
+
+
+def test_a_hanging_login_cannot_eat_the_monitors_deadline(agent: Run) -> None:
+    change(agent.state, set_peer(False))
+    assert agent("start").returncode == 0  # without the peer: DEGRADED
+
+    def peer_back_but_login_hangs(data: dict) -> None:
+        data["targets"][PEER]["up"] = True
+        data["hang"]["iscsiadm login"] = 60
+
+    change(agent.state, peer_back_but_login_hangs)
+    started = time.monotonic()
+    first = agent("monitor", timeout_ms=20000)
+    assert time.monotonic() - started < 15
+    assert first.returncode == 190
+    started = time.monotonic()
+    again = agent("monitor", timeout_ms=20000)
+    assert time.monotonic() - started < 4  # no second attempt within a minute
+    assert again.returncode == 190
