@@ -72,13 +72,13 @@ class OpenIscsi:
         )
 
     def _write_chap(self, target: Target, chap: Chap) -> None:
+        # Records live in nodes/<iqn>/<address>,<port>,<tpgt>[/default] (iscsiadm(8) FILES).
+        address, _, port = target.portal.rpartition(":")
+        record_dir = f"{glob.escape(address.strip('[]'))},{glob.escape(port)},*"
         for base in NODE_DIRS:
-            records = glob.glob(
-                os.path.join(host_path(base), glob.escape(target.iqn), f"{glob.escape(target.portal)},*", "default")
-            )
-            records += glob.glob(os.path.join(host_path(base), glob.escape(target.iqn), f"{glob.escape(target.portal)},*"))
-            for record in records:
-                path = Path(record)
+            found = glob.glob(os.path.join(host_path(base), glob.escape(target.iqn), record_dir))
+            for record in sorted(found):
+                path = Path(record) / "default" if Path(record).is_dir() else Path(record)
                 if path.is_file():
                     set_record_values(
                         path,
