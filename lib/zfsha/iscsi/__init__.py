@@ -48,6 +48,34 @@ class Session:
         return self.state == "LOGGED_IN"
 
 
+def served_here(target: Target) -> bool:
+    """Whether the target's portal is one of this node's own non-loopback addresses.
+
+    Seed 004 lists both storage nodes' targets on the one pool resource, which runs on either node:
+    the node's own target holds its local disks, which ZFS must use directly. A loopback portal is kept
+    (seed 000 logs in to its own target through localhost on purpose, so paths match on both nodes).
+    Binding a socket answers the question without starting a process.
+    """
+    import ipaddress
+    import socket
+
+    host = target.address.strip("[]")
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror:
+        return False
+    for family, _, _, _, sockaddr in infos:
+        if ipaddress.ip_address(sockaddr[0]).is_loopback:
+            continue
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((sockaddr[0], 0))
+            except OSError:
+                continue
+            return True
+    return False
+
+
 def parse_targets(text: str) -> list[Target]:
     """IQN@PORTAL words separated by spaces or commas, e.g.
     'iqn.2025-01.lab.home:storage-b@10.10.10.2:3260'."""

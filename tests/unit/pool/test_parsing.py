@@ -264,3 +264,21 @@ def test_datasets_from_zfs_list() -> None:
         ("tank/vols", False),
         ("tank/nfs", True),
     ]
+
+
+def test_own_target_is_recognised_by_a_local_non_loopback_portal():
+    import json
+    import subprocess
+
+    from zfsha.iscsi import Target, served_here
+
+    shown = json.loads(subprocess.run(["ip", "-j", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True).stdout)
+    own = [info["local"] for link in shown for info in link.get("addr_info", [])]
+    if not own:
+        pytest.skip("this machine has no global IPv4 address")
+    iqn = "iqn.2025-01.lab.home:storage-a"
+    assert served_here(Target(iqn, f"{own[0]}:3260"))
+    assert not served_here(Target(iqn, "203.0.113.7:3260"))
+    # seed 000 logs in to its own target through localhost on purpose: never skipped
+    assert not served_here(Target(iqn, "127.0.0.1:3260"))
+    assert not served_here(Target(iqn, "localhost:3260"))
