@@ -9,14 +9,31 @@ is redacted by every handler.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Mapping
 
 from zfsha import secrets
 
-FACILITIES = logging.handlers.SysLogHandler.facility_names
+PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+class SyslogHandler(logging.Handler):
+    """Syslog through libc (the C syslog module): cheap to import, unlike logging.handlers,
+    which matters to a monitor Pacemaker runs every few seconds."""
+
+    def __init__(self, ident: str, facility: str) -> None:
+        import syslog
+
+        super().__init__()
+        self._syslog = syslog
+        syslog.openlog(ident, syslog.LOG_PID, getattr(syslog, f"LOG_{facility.upper()}", syslog.LOG_DAEMON))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._syslog.syslog(PRIORITIES.get(record.levelno, 6), self.format(record))
+        except Exception:
+            self.handleError(record)
 
 
 class RedactingFilter(logging.Filter):
@@ -39,18 +56,15 @@ def setup(tag: str, environ: Mapping[str, str] = os.environ, stderr_level: int |
         root.removeHandler(handler)
     debug = environ.get("HA_debug", "0") not in ("", "0", "false", "no")
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    plain = logging.Formatter(f"{tag}[{os.getpid()}]: %(levelname)s: %(message)s")
+    plain = logging.Formatter("%(levelname)s: %(message)s")
     stamped = logging.Formatter(f"%(asctime)s {tag}[{os.getpid()}]: %(levelname)s: %(message)s")
 
     handlers: list[logging.Handler] = []
     facility = environ.get("HA_LOGFACILITY", "daemon")
     if facility != "none" and os.path.exists("/dev/log"):
-        try:
-            syslog = logging.handlers.SysLogHandler("/dev/log", FACILITIES.get(facility, FACILITIES["daemon"]))
-            syslog.setFormatter(plain)
-            handlers.append(syslog)
-        except OSError:
-            pass
+        syslog = SyslogHandler(tag, facility)
+        syslog.setFormatter(plain)
+        handlers.append(syslog)
     if environ.get("HA_LOGFILE"):
         handlers.append(_file_handler(environ["HA_LOGFILE"], logging.INFO, stamped))
     if debug and environ.get("HA_DEBUGLOG"):

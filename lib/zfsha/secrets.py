@@ -6,8 +6,8 @@ registered values from anything they emit.
 
 from __future__ import annotations
 
+import os
 import stat
-from pathlib import Path
 
 from zfsha.errors import ConfigError
 
@@ -31,10 +31,10 @@ def redact(text: str, extra: tuple[str, ...] | list[str] = ()) -> str:
 
 def read_secret_file(path: str, what: str, *, private: bool = True) -> str:
     """Read a one-line secret from a file; with private, refuse a file others can read."""
-    file = Path(path)
     try:
-        info = file.stat()
-        content = file.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as file:
+            info = os.fstat(file.fileno())
+            content = file.read()
     except FileNotFoundError:
         raise ConfigError(f"{what} file {path} does not exist") from None
     except OSError as err:

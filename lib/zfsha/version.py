@@ -1,7 +1,6 @@
 """The project version, single-sourced in setup.cfg."""
 
 from functools import cache
-from pathlib import Path
 
 
 @cache
@@ -14,6 +13,8 @@ def version() -> str:
         return metadata.version("zfsha")
     except metadata.PackageNotFoundError:
         pass
+    from pathlib import Path
+
     setup_cfg = Path(__file__).resolve().parents[2] / "setup.cfg"
     parser = configparser.ConfigParser()
     if parser.read(setup_cfg):

@@ -19,7 +19,7 @@ def metadata_of(executable: Path, *args: str, user: str | None = None) -> str:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "lib")}
     command = [sys.executable, str(executable), *args]
     if user is not None:
-        command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+        command = ["/usr/sbin/runuser", "-u", user, "--", *command]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd="/")
     assert done.returncode == 0, done.stderr
     return done.stdout

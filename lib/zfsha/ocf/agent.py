@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Union
@@ -138,6 +137,8 @@ class Agent:
         except ZfshaError as err:
             return self._fail(environ, log, err.status, err.reason)
         except Exception as err:  # a bug: still one line for the admin, the traceback for the developer
+            import traceback
+
             log.debug("%s", secrets.redact(traceback.format_exc()))
             return self._fail(environ, log, OcfStatus.ERR_GENERIC, f"internal error in {action}: {type(err).__name__}: {err}")
 
