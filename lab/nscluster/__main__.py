@@ -25,16 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="start a cluster and leave it running")
     up.add_argument("--nodes", type=int, default=3)
-    up.add_argument("--agents", choices=("tree", "installed"), default=None,
-                    help="agents from the working tree (default) or the installed package")
+    up.add_argument(
+        "--agents",
+        choices=("tree", "installed"),
+        default=None,
+        help="agents from the working tree (default) or the installed package",
+    )
     up.add_argument("--stonith", action="store_true", help="seed stonith-enabled=true")
-    up.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra environment of the daemons (repeatable)")
+    up.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment of the daemons (repeatable)"
+    )
 
     commands.add_parser("down", help="shut the cluster down and remove its namespaces")
     sweep = commands.add_parser("cleanup", help="kill whatever is left of the cluster (no clean shutdown)")
-    sweep.add_argument("--stale", action="store_true",
-                       help="instead: sweep every cluster whose owning process died (no --state-dir)")
+    sweep.add_argument(
+        "--stale", action="store_true", help="instead: sweep every cluster whose owning process died (no --state-dir)"
+    )
     commands.add_parser("status", help="print each node's power state")
 
     exec_ = commands.add_parser("exec", help="run a command inside a node")
@@ -54,8 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "up":
-        cluster = Cluster(args.state_dir, nodes=args.nodes, stonith_enabled=args.stonith,
-                          extra_env=parse_env(args.env), agents=args.agents)
+        cluster = Cluster(
+            args.state_dir, nodes=args.nodes, stonith_enabled=args.stonith, extra_env=parse_env(args.env), agents=args.agents
+        )
         try:
             cluster.start()
         except BaseException:

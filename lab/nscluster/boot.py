@@ -126,18 +126,18 @@ def boot_node(config_path: str, boot_delay: float) -> None:
 
         env = config["daemon_env"]
         log = open(config["console_log"], "ab", buffering=0)
-        corosync = subprocess.Popen(["corosync", "-f"], env=env, cwd="/", stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=log)
+        corosync = subprocess.Popen(["corosync", "-f"], env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + config["corosync_timeout"]
-        while subprocess.run(["corosync-cfgtool", "-s"], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL).returncode != 0:
+        while (
+            subprocess.run(["corosync-cfgtool", "-s"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+            != 0
+        ):
             if corosync.poll() is not None or time.monotonic() > deadline:
                 print("corosync did not come up", file=sys.stderr, flush=True)
                 break
             time.sleep(0.1)
         else:
-            pacemakerd = subprocess.Popen(["pacemakerd"], env=env, cwd="/", stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=log)
+            pacemakerd = subprocess.Popen(["pacemakerd"], env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         while True:
             try:
                 exited.add(os.waitpid(-1, 0)[0])

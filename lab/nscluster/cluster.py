@@ -33,10 +33,18 @@ class Cluster:
     stop(); a cluster this process started is also torn down at interpreter exit.
     """
 
-    def __init__(self, workdir: str | os.PathLike[str], nodes: int = 3, *, stonith_enabled: bool = False,
-                 extra_env: Mapping[str, str] | None = None, agents: str | None = None,
-                 cluster_properties: Mapping[str, str] | None = None, token_ms: int | None = None,
-                 repo: str | os.PathLike[str] = REPO_ROOT) -> None:
+    def __init__(
+        self,
+        workdir: str | os.PathLike[str],
+        nodes: int = 3,
+        *,
+        stonith_enabled: bool = False,
+        extra_env: Mapping[str, str] | None = None,
+        agents: str | None = None,
+        cluster_properties: Mapping[str, str] | None = None,
+        token_ms: int | None = None,
+        repo: str | os.PathLike[str] = REPO_ROOT,
+    ) -> None:
         if not 1 <= nodes <= 16:
             raise ValueError("nodes must be between 1 and 16")
         self.layout = Layout(workdir)
@@ -49,9 +57,14 @@ class Cluster:
             bridge_netns=f"{registry.NETNS_PREFIX}{cluster_id}-bridge",
             bridge_address=BRIDGE_ADDRESS,
             extra_env=dict(extra_env or {}),
-            nodes=[NodeSpec(name=f"node{index}", address=f"{SUBNET_PREFIX}{index}",
-                            netns=f"{registry.NETNS_PREFIX}{cluster_id}-node{index}")
-                   for index in range(1, nodes + 1)],
+            nodes=[
+                NodeSpec(
+                    name=f"node{index}",
+                    address=f"{SUBNET_PREFIX}{index}",
+                    netns=f"{registry.NETNS_PREFIX}{cluster_id}-node{index}",
+                )
+                for index in range(1, nodes + 1)
+            ],
         )
         self._properties = dict(cluster_properties or {})
         self._token_ms = token_ms
@@ -186,11 +199,26 @@ class Cluster:
         """argv that runs `argv` inside the node's namespaces (for callers streaming output)."""
         return ["nsenter", "-t", str(self.init_pid(name)), "-n", "-m", "-u", "-i", "-p", "--", *argv]
 
-    def run(self, name: str, argv: Sequence[str], input: str | None = None, timeout: float | None = 60.0,
-            env: Mapping[str, str] | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        name: str,
+        argv: Sequence[str],
+        input: str | None = None,
+        timeout: float | None = 60.0,
+        env: Mapping[str, str] | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node (pcs, crm_mon, stonith_admin, ...), output captured as text."""
-        return subprocess.run(self.command(name, argv), input=input, capture_output=True, text=True,
-                              timeout=timeout, env=self.node_env(env), cwd="/", check=check)
+        return subprocess.run(
+            self.command(name, argv),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.node_env(env),
+            cwd="/",
+            check=check,
+        )
 
     def spawn_in_bridge(self, argv: Sequence[str], **popen_kwargs: object) -> subprocess.Popen:
         """Start a process in the bridge netns (reachable by every node at bridge_address) that
@@ -235,8 +263,7 @@ class Cluster:
 
     # Waiting
 
-    def wait_for(self, check: Callable[[], T], timeout: float = 30.0, what: str = "condition",
-                 interval: float = 0.25) -> T:
+    def wait_for(self, check: Callable[[], T], timeout: float = 30.0, what: str = "condition", interval: float = 0.25) -> T:
         """Poll `check` until it returns something truthy, and return that; TimeoutError after."""
         deadline = time.monotonic() + timeout
         while True:
@@ -247,30 +274,37 @@ class Cluster:
                 raise TimeoutError(f"{what} not reached within {timeout:g} s")
             time.sleep(interval)
 
-    def wait_crm_mon(self, name: str, predicate: Callable[[ET.Element], T], timeout: float = 30.0,
-                     what: str = "crm_mon condition") -> T:
+    def wait_crm_mon(
+        self, name: str, predicate: Callable[[ET.Element], T], timeout: float = 30.0, what: str = "crm_mon condition"
+    ) -> T:
         """Poll crm_mon's XML on `name` until predicate(status) is truthy; returns its value."""
+
         def check() -> T | None:
             status = self.crm_mon(name)
             return predicate(status) if status is not None else None
+
         return self.wait_for(check, timeout=timeout, what=f"{what} on {name}")  # type: ignore[return-value]
 
-    def wait_online(self, names: Sequence[str] | None = None, via: str | None = None,
-                    timeout: float = 60.0) -> None:
+    def wait_online(self, names: Sequence[str] | None = None, via: str | None = None, timeout: float = 60.0) -> None:
         """Wait until Pacemaker on `via` (default: the first powered node) sees `names` online."""
         wanted = list(names or self.nodes)
         observer = via or next((name for name in wanted if self.power_state(name)), None) or self._observer()
         if observer is None:
             raise NodeOff("no node is powered on")
-        self.wait_crm_mon(observer, lambda status: set(wanted) <= set(crm_status.online_nodes(status)),
-                          timeout=timeout, what=f"{', '.join(wanted)} online")
+        self.wait_crm_mon(
+            observer,
+            lambda status: set(wanted) <= set(crm_status.online_nodes(status)),
+            timeout=timeout,
+            what=f"{', '.join(wanted)} online",
+        )
 
-    def wait_started(self, resource: str, via: str | None = None, timeout: float = 30.0,
-                     exclude: Sequence[str] = ()) -> str:
+    def wait_started(self, resource: str, via: str | None = None, timeout: float = 30.0, exclude: Sequence[str] = ()) -> str:
         """Wait until `resource` is Started on a node not in `exclude`; returns that node."""
+
         def check() -> str | None:
             started = [node for node in self.resource_nodes(resource, via=via) if node not in exclude]
             return started[0] if started else None
+
         return self.wait_for(check, timeout=timeout, what=f"{resource} started")
 
 
@@ -283,8 +317,7 @@ def cleanup(state_dir: str | os.PathLike[str]) -> None:
     spec = layout.load()
     for node in spec.nodes:
         power.power_off(layout, node.name)
-    netns_ids = [ident for name in network.cluster_netns(spec)
-                 if (ident := procs.netns_id(network.netns_path(name))) is not None]
+    netns_ids = [ident for name in network.cluster_netns(spec) if (ident := procs.netns_id(network.netns_path(name))) is not None]
     # Emulators in the bridge, commands left by run(), a boot still in its delay.
     for _ in range(3):
         stragglers = procs.pids_in_namespaces("net", netns_ids)
@@ -309,8 +342,11 @@ def cleanup_stale() -> list[str]:
                 cleanup(entry["state_dir"])
             registry.unregister(cluster_id)
             removed.append(entry["state_dir"])
-    orphans = [name for name in network.existing_netns()
-               if (cluster_id := registry.cluster_id_of_netns(name)) and cluster_id not in registry.entries()]
+    orphans = [
+        name
+        for name in network.existing_netns()
+        if (cluster_id := registry.cluster_id_of_netns(name)) and cluster_id not in registry.entries()
+    ]
     netns_ids = [ident for name in orphans if (ident := procs.netns_id(network.netns_path(name)))]
     procs.kill_and_wait(procs.pids_in_namespaces("net", netns_ids), signal.SIGKILL)
     for name in orphans:

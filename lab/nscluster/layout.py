@@ -1,11 +1,11 @@
 """The state directory of a cluster: what lives where, and the description other processes read.
 
-    DIR/cluster.json                 ClusterSpec (names, addresses, netns names, env, mode)
-    DIR/nodes/NAME/boot.json         the node init's configuration (boot.py node)
-    DIR/nodes/NAME/init.pid          host pid of the node's PID-namespace init while it is powered
-    DIR/nodes/NAME/console.log       stdout/stderr of the init, corosync and pacemakerd
-    DIR/nodes/NAME/disk/...          the node's private /etc/corosync, /var/lib/{pacemaker,corosync},
-                                     /var/log/{pacemaker,corosync}: they survive power cycles
+DIR/cluster.json                 ClusterSpec (names, addresses, netns names, env, mode)
+DIR/nodes/NAME/boot.json         the node init's configuration (boot.py node)
+DIR/nodes/NAME/init.pid          host pid of the node's PID-namespace init while it is powered
+DIR/nodes/NAME/console.log       stdout/stderr of the init, corosync and pacemakerd
+DIR/nodes/NAME/disk/...          the node's private /etc/corosync, /var/lib/{pacemaker,corosync},
+                                 /var/log/{pacemaker,corosync}: they survive power cycles
 """
 
 from __future__ import annotations

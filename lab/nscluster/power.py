@@ -45,14 +45,34 @@ def power_on(layout: Layout, name: str, boot_delay: float = 8.0) -> int:
     node = spec.node(name)
     layout.pid_file(name).unlink(missing_ok=True)
     argv = [
-        "nsenter", f"--net={netns_path(node.netns)}", "--",
-        "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--kill-child", "--",
-        PYTHON, str(BOOT_SCRIPT), "node", str(layout.boot_config(name)), str(boot_delay),
+        "nsenter",
+        f"--net={netns_path(node.netns)}",
+        "--",
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--kill-child",
+        "--",
+        PYTHON,
+        str(BOOT_SCRIPT),
+        "node",
+        str(layout.boot_config(name)),
+        str(boot_delay),
     ]
     with open(layout.console_log(name), "ab") as console:
         # A new session: the node must outlive a caller that exits (the CLI, a BMC request).
-        launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=console,
-                                    start_new_session=True, cwd="/", env={"PATH": DAEMON_PATH})
+        launcher = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=console,
+            start_new_session=True,
+            cwd="/",
+            env={"PATH": DAEMON_PATH},
+        )
     deadline = time.monotonic() + LAUNCH_TIMEOUT
     while (pid := init_pid(layout, name)) is None:
         if launcher.poll() is not None or time.monotonic() > deadline:

@@ -102,8 +102,7 @@ def daemon_env(spec: ClusterSpec) -> dict[str, str]:
     return env
 
 
-def install_disk(layout: Layout, spec: ClusterSpec, name: str, token_ms: int | None,
-                 property_overrides: dict[str, str]) -> None:
+def install_disk(layout: Layout, spec: ClusterSpec, name: str, token_ms: int | None, property_overrides: dict[str, str]) -> None:
     hacluster = (pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid)
     for private_dir, mountpoint in PRIVATE_DIRS.items():
         disk = layout.disk(name, private_dir)
@@ -114,8 +113,7 @@ def install_disk(layout: Layout, spec: ClusterSpec, name: str, token_ms: int | N
     shutil.copytree("/etc/corosync/uidgid.d", etc / "uidgid.d", dirs_exist_ok=True)
     write_file(etc / "corosync.conf", corosync_conf(spec, token_ms), 0o644)
     cib_dir = layout.disk(name, "var-lib-pacemaker") / "cib"
-    write_file(cib_dir / "cib.xml", seeded_cib(cluster_properties(spec, property_overrides)), 0o600,
-               hacluster)
+    write_file(cib_dir / "cib.xml", seeded_cib(cluster_properties(spec, property_overrides)), 0o600, hacluster)
 
 
 def node_mounts(layout: Layout, spec: ClusterSpec, name: str) -> list[dict]:

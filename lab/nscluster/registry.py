@@ -56,4 +56,4 @@ def cluster_id_of_netns(name: str) -> str | None:
     """'nscluster-1a2b3c-node1' -> '1a2b3c'."""
     if not name.startswith(NETNS_PREFIX):
         return None
-    return name[len(NETNS_PREFIX):].split("-", 1)[0]
+    return name[len(NETNS_PREFIX) :].split("-", 1)[0]

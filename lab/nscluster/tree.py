@@ -51,9 +51,15 @@ def tree_python_env(repo: Path, pythonpath: str | None) -> dict[str, str]:
     }
 
 
-def run_with_tree(argv: list[str], *, env: Mapping[str, str] | None = None, input: str | None = None,
-                  timeout: float | None = 120.0, agents: str | None = None,
-                  repo: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+def run_with_tree(
+    argv: list[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    timeout: float | None = 120.0,
+    agents: str | None = None,
+    repo: Path = REPO_ROOT,
+) -> subprocess.CompletedProcess[str]:
     """Run a one-off host command (crm_resource --force-start, pcs resource describe, ...) with no
     cluster, seeing the agents under test at the standard paths. The environment is clean: PATH,
     then `env`, then (tree mode) the tree's lib on PYTHONPATH."""
@@ -65,10 +71,19 @@ def run_with_tree(argv: list[str], *, env: Mapping[str, str] | None = None, inpu
         full_env.update(tree_python_env(repo, full_env.get("PYTHONPATH")))
         ensure_provider_dir()
         mounts = [{"type": "mask", "dst": "/proc/sysrq-trigger"}, *tree_mounts(repo)]
-        command = ["unshare", "--mount", "--propagation", "private", "--",
-                   PYTHON, str(BOOT_SCRIPT), "exec", json.dumps(mounts), *argv]
-    return subprocess.run(command, env=full_env, input=input, capture_output=True, text=True,
-                          timeout=timeout, cwd="/")
+        command = [
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            PYTHON,
+            str(BOOT_SCRIPT),
+            "exec",
+            json.dumps(mounts),
+            *argv,
+        ]
+    return subprocess.run(command, env=full_env, input=input, capture_output=True, text=True, timeout=timeout, cwd="/")
 
 
 def ensure_provider_dir() -> None:

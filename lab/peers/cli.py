@@ -27,14 +27,20 @@ def parser(description: str) -> argparse.ArgumentParser:
     parsed = argparse.ArgumentParser(description=description)
     parsed.add_argument("--listen", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parsed.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
-    parsed.add_argument("--outlet", action="append", default=[], metavar="NAME=ON|OFF",
-                        help="an outlet and its initial state; repeat for more")
-    parsed.add_argument("--on-hook", action="append", default=[], metavar="NAME='argv...'",
-                        help="command run after NAME switches on ({outlet}, {state} expand)")
-    parsed.add_argument("--off-hook", action="append", default=[], metavar="NAME='argv...'",
-                        help="command run after NAME switches off")
-    parsed.add_argument("--credentials-file", metavar="FILE",
-                        help="key=value file: username, password, token, kg, privilege")
+    parsed.add_argument(
+        "--outlet", action="append", default=[], metavar="NAME=ON|OFF", help="an outlet and its initial state; repeat for more"
+    )
+    parsed.add_argument(
+        "--on-hook",
+        action="append",
+        default=[],
+        metavar="NAME='argv...'",
+        help="command run after NAME switches on ({outlet}, {state} expand)",
+    )
+    parsed.add_argument(
+        "--off-hook", action="append", default=[], metavar="NAME='argv...'", help="command run after NAME switches off"
+    )
+    parsed.add_argument("--credentials-file", metavar="FILE", help="key=value file: username, password, token, kg, privilege")
     return parsed
 
 

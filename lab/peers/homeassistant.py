@@ -58,7 +58,7 @@ class _HomeAssistantHandler(PeerRequestHandler):
         elif path == "/api/states":
             self.send_json(200, [peer.state_object(name) for name in peer.board.names])
         elif path.startswith("/api/states/"):
-            entity = path[len("/api/states/"):]
+            entity = path[len("/api/states/") :]
             if entity in peer.board:
                 self.send_json(200, peer.state_object(entity))
             else:
@@ -129,16 +129,22 @@ class HomeAssistantPeer(HttpPeer):
     def state_object(self, entity: str) -> dict[str, Any]:
         changed = self._changed[entity]
         friendly = entity.partition(".")[2].replace("_", " ").title()
-        return {"entity_id": entity, "state": "on" if self.board.is_on(entity) else "off",
-                "attributes": {"friendly_name": friendly}, "last_changed": changed,
-                "last_reported": changed, "last_updated": changed,
-                "context": {"id": uuid.uuid4().hex.upper()[:26], "parent_id": None, "user_id": None}}
+        return {
+            "entity_id": entity,
+            "state": "on" if self.board.is_on(entity) else "off",
+            "attributes": {"friendly_name": friendly},
+            "last_changed": changed,
+            "last_reported": changed,
+            "last_updated": changed,
+            "context": {"id": uuid.uuid4().hex.upper()[:26], "parent_id": None, "user_id": None},
+        }
 
 
 def main() -> None:
     parser = cli.parser("Home Assistant REST API power peer")
-    parser.add_argument("--tls-dir", help="serve HTTPS with a self-signed cert made in this directory "
-                                          "(its cert.pem is the CA file for clients)")
+    parser.add_argument(
+        "--tls-dir", help="serve HTTPS with a self-signed cert made in this directory (its cert.pem is the CA file for clients)"
+    )
     args = parser.parse_args()
     outlets = cli.outlets_from_args(args, ["switch.node1"])
     token = cli.credentials_from_args(args).get("token", "")

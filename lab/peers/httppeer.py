@@ -35,8 +35,7 @@ class PeerRequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def send_body(self, status: int, body: bytes, content_type: str,
-                  headers: dict[str, str] | None = None) -> None:
+    def send_body(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -59,8 +58,15 @@ class HttpPeer:
 
     handler: ClassVar[type[PeerRequestHandler]]
 
-    def __init__(self, board: PowerBoard, *, listen: str = "127.0.0.1", port: int = 0,
-                 tls_cert: Path | None = None, tls_key: Path | None = None) -> None:
+    def __init__(
+        self,
+        board: PowerBoard,
+        *,
+        listen: str = "127.0.0.1",
+        port: int = 0,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+    ) -> None:
         self.board = board
         self.listen = listen
         self.port = port
@@ -91,8 +97,9 @@ class HttpPeer:
             server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"{type(self).__name__}-http", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"{type(self).__name__}-http", daemon=True
+        )
         self._thread.start()
         return self.port
 

@@ -85,8 +85,9 @@ class _CheckedSession(serversession.ServerSession):
 
 
 class _LabBmc(pyghmi_bmc.Bmc):
-    def __init__(self, board: PowerBoard, *, username: str, password: str, listen: str, port: int,
-                 kg: str | None, privilege: str) -> None:
+    def __init__(
+        self, board: PowerBoard, *, username: str, password: str, listen: str, port: int, kg: str | None, privilege: str
+    ) -> None:
         self.board = board
         self.outlet = board.names[0]
         self.privileges = {username: PRIVILEGES[privilege]}
@@ -98,8 +99,7 @@ class _LabBmc(pyghmi_bmc.Bmc):
 
     def sessionless_data(self, data: bytes, sockaddr: tuple) -> None:
         if len(data) >= 22 and data[0] == 6 and data[4] == 6 and data[5] == 16:
-            _CheckedSession(self.authdata, self.kg, sockaddr, self.serversocket, bytearray(data[16:]),
-                            self.uuid, bmc=self)
+            _CheckedSession(self.authdata, self.kg, sockaddr, self.serversocket, bytearray(data[16:]), self.uuid, bmc=self)
             return
         super().sessionless_data(data, sockaddr)
 
@@ -137,8 +137,17 @@ class IpmiBmcPeer:
     mirrors it into the board, whose hooks run here.
     """
 
-    def __init__(self, board: PowerBoard, *, username: str, password: str, listen: str = "127.0.0.1",
-                 port: int = 0, kg: str | None = None, privilege: str = "administrator") -> None:
+    def __init__(
+        self,
+        board: PowerBoard,
+        *,
+        username: str,
+        password: str,
+        listen: str = "127.0.0.1",
+        port: int = 0,
+        kg: str | None = None,
+        privilege: str = "administrator",
+    ) -> None:
         if len(board.names) != 1:
             raise ValueError("a BMC controls exactly one chassis")
         if privilege not in PRIVILEGES:
@@ -162,8 +171,20 @@ class IpmiBmcPeer:
         self._workdir = Path(tempfile.mkdtemp(prefix="zfsha-bmc-"))
         credentials = write_credentials(self._workdir / "credentials", self.credentials)
         on = "ON" if self.board.is_on(self.outlet) else "OFF"
-        argv = [sys.executable, "-m", "lab.peers.ipmi", "--report-state", "--listen", self.listen,
-                "--port", str(self.port), "--outlet", f"{self.outlet}={on}", "--credentials-file", str(credentials)]
+        argv = [
+            sys.executable,
+            "-m",
+            "lab.peers.ipmi",
+            "--report-state",
+            "--listen",
+            self.listen,
+            "--port",
+            str(self.port),
+            "--outlet",
+            f"{self.outlet}={on}",
+            "--credentials-file",
+            str(credentials),
+        ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         ready = threading.Event()
@@ -219,8 +240,9 @@ def _report_state(name: str, on: bool) -> None:
 
 def main() -> None:
     parser = cli.parser("IPMI 2.0 lanplus BMC peer (pyghmi)")
-    parser.add_argument("--report-state", action="store_true",
-                        help="print STATE lines and exit when stdin closes (used by IpmiBmcPeer)")
+    parser.add_argument(
+        "--report-state", action="store_true", help="print STATE lines and exit when stdin closes (used by IpmiBmcPeer)"
+    )
     args = parser.parse_args()
     outlets: list[Outlet] = cli.outlets_from_args(args, ["chassis"])
     if len(outlets) != 1:
@@ -232,8 +254,15 @@ def main() -> None:
     if privilege not in PRIVILEGES:
         raise SystemExit(f"privilege must be one of {', '.join(PRIVILEGES)}")
     board = PowerBoard(outlets, on_change=_report_state if args.report_state else None)
-    bmc = _LabBmc(board, username=credentials["username"], password=credentials["password"],
-                  listen=args.listen, port=args.port, kg=credentials.get("kg"), privilege=privilege)
+    bmc = _LabBmc(
+        board,
+        username=credentials["username"],
+        password=credentials["password"],
+        listen=args.listen,
+        port=args.port,
+        kg=credentials.get("kg"),
+        privilege=privilege,
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

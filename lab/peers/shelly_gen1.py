@@ -34,8 +34,7 @@ class _ShellyGen1Handler(PeerRequestHandler):
             self.send_json(200, peer.device_info())
             return
         if not self._authorized(peer):
-            self.send_text(401, "401 Unauthorized\r\n",
-                           {"WWW-Authenticate": f'Basic realm="{peer.device_id}"'})
+            self.send_text(401, "401 Unauthorized\r\n", {"WWW-Authenticate": f'Basic realm="{peer.device_id}"'})
             return
         if path == "/status":
             self.send_json(200, peer.status())
@@ -70,8 +69,16 @@ class ShellyGen1Peer(HttpPeer):
 
     handler = _ShellyGen1Handler
 
-    def __init__(self, board: PowerBoard, *, username: str = "admin", password: str | None = None,
-                 model: str = "SHSW-1", mac: str = "A8032AB1C2D3", **http: object) -> None:
+    def __init__(
+        self,
+        board: PowerBoard,
+        *,
+        username: str = "admin",
+        password: str | None = None,
+        model: str = "SHSW-1",
+        mac: str = "A8032AB1C2D3",
+        **http: object,
+    ) -> None:
         super().__init__(board, **http)  # type: ignore[arg-type]
         self.username = username
         self.password = password
@@ -84,8 +91,14 @@ class ShellyGen1Peer(HttpPeer):
         return f"{self.model}#{self.mac[-6:]}"
 
     def device_info(self) -> dict[str, object]:
-        return {"type": self.model, "mac": self.mac, "auth": self.password is not None,
-                "fw": FIRMWARE, "longid": 1, "num_outputs": len(self.board.names)}
+        return {
+            "type": self.model,
+            "mac": self.mac,
+            "auth": self.password is not None,
+            "fw": FIRMWARE,
+            "longid": 1,
+            "num_outputs": len(self.board.names),
+        }
 
     def switch(self, relay: str, turn: str) -> None:
         if turn == "toggle":
@@ -95,13 +108,23 @@ class ShellyGen1Peer(HttpPeer):
         self._sources[relay] = "http"
 
     def relay_status(self, relay: str) -> dict[str, object]:
-        return {"ison": self.board.is_on(relay), "has_timer": False, "timer_started": 0,
-                "timer_duration": 0, "timer_remaining": 0, "overpower": False,
-                "source": self._sources.get(relay, "input")}
+        return {
+            "ison": self.board.is_on(relay),
+            "has_timer": False,
+            "timer_started": 0,
+            "timer_duration": 0,
+            "timer_remaining": 0,
+            "overpower": False,
+            "source": self._sources.get(relay, "input"),
+        }
 
     def status(self) -> dict[str, object]:
-        return {"time": time.strftime("%H:%M"), "unixtime": int(time.time()), "mac": self.mac,
-                "relays": [self.relay_status(name) for name in self.board.names]}
+        return {
+            "time": time.strftime("%H:%M"),
+            "unixtime": int(time.time()),
+            "mac": self.mac,
+            "relays": [self.relay_status(name) for name in self.board.names],
+        }
 
 
 def main() -> None:
@@ -111,9 +134,14 @@ def main() -> None:
     args = parser.parse_args()
     outlets = cli.outlets_from_args(args, [str(n) for n in range(args.relays)])
     credentials = cli.credentials_from_args(args)
-    peer = ShellyGen1Peer(PowerBoard(outlets), listen=args.listen, port=args.port, model=args.model,
-                          username=credentials.get("username", "admin"),
-                          password=credentials.get("password"))
+    peer = ShellyGen1Peer(
+        PowerBoard(outlets),
+        listen=args.listen,
+        port=args.port,
+        model=args.model,
+        username=credentials.get("username", "admin"),
+        password=credentials.get("password"),
+    )
     cli.serve(peer)
 
 

@@ -61,7 +61,7 @@ class _ShellyGen2Handler(PeerRequestHandler):
         if not path.startswith("/rpc/"):
             self.send_text(404, "Not Found")
             return
-        method = path[len("/rpc/"):]
+        method = path[len("/rpc/") :]
         if peer.needs_auth(method) and not peer.check_digest_header(self.command, self.headers):
             self._challenge(None)
             return
@@ -82,12 +82,12 @@ class _ShellyGen2Handler(PeerRequestHandler):
             if not isinstance(frame, dict) or not isinstance(frame.get("method"), str):
                 raise ValueError("not a JSON-RPC request frame")
         except ValueError:
-            self.send_json(400, {"id": None, "src": peer.device_id,
-                                 "error": {"code": -32700, "message": "Parse error"}})
+            self.send_json(400, {"id": None, "src": peer.device_id, "error": {"code": -32700, "message": "Parse error"}})
             return
         method = frame["method"]
-        if peer.needs_auth(method) and not (peer.check_auth_object(frame.get("auth"))
-                                            or peer.check_digest_header(self.command, self.headers)):
+        if peer.needs_auth(method) and not (
+            peer.check_auth_object(frame.get("auth")) or peer.check_digest_header(self.command, self.headers)
+        ):
             self._challenge(frame)
             return
         reply: dict[str, Any] = {"id": frame.get("id"), "src": peer.device_id}
@@ -103,14 +103,12 @@ class _ShellyGen2Handler(PeerRequestHandler):
     def _challenge(self, frame: dict[str, Any] | None) -> None:
         peer: ShellyGen2Peer = self.peer
         nonce = peer.new_nonce()
-        header = {"WWW-Authenticate": f'Digest qop="auth", realm="{peer.device_id}", '
-                                      f'nonce="{nonce:x}", algorithm=SHA-256'}
+        header = {"WWW-Authenticate": f'Digest qop="auth", realm="{peer.device_id}", nonce="{nonce:x}", algorithm=SHA-256'}
         if frame is None:
             self.send_text(401, "401 Unauthorized", header)
             return
         challenge = {"auth_type": "digest", "nonce": nonce, "realm": peer.device_id, "algorithm": "SHA-256"}
-        reply = {"id": frame.get("id"), "src": peer.device_id,
-                 "error": {"code": 401, "message": json.dumps(challenge)}}
+        reply = {"id": frame.get("id"), "src": peer.device_id, "error": {"code": 401, "message": json.dumps(challenge)}}
         if "src" in frame:
             reply["dst"] = frame["src"]
         self.send_json(401, reply, header)
@@ -128,8 +126,16 @@ class ShellyGen2Peer(HttpPeer):
 
     handler = _ShellyGen2Handler
 
-    def __init__(self, board: PowerBoard, *, password: str | None = None, app: str = "Plus1PM",
-                 model: str = "SNSW-001P16EU", mac: str = "A8032AB1C2D4", **http: object) -> None:
+    def __init__(
+        self,
+        board: PowerBoard,
+        *,
+        password: str | None = None,
+        app: str = "Plus1PM",
+        model: str = "SNSW-001P16EU",
+        mac: str = "A8032AB1C2D4",
+        **http: object,
+    ) -> None:
         super().__init__(board, **http)  # type: ignore[arg-type]
         self.password = password
         self.app = app
@@ -144,9 +150,19 @@ class ShellyGen2Peer(HttpPeer):
         return f"shelly{self.app.lower()}-{self.mac.lower()}"
 
     def device_info(self) -> dict[str, Any]:
-        return {"name": None, "id": self.device_id, "mac": self.mac, "slot": 0, "model": self.model,
-                "gen": 2, "fw_id": "20241011-114455/1.4.4-g6d2a586", "ver": "1.4.4", "app": self.app,
-                "auth_en": self.password is not None, "auth_domain": self.device_id}
+        return {
+            "name": None,
+            "id": self.device_id,
+            "mac": self.mac,
+            "slot": 0,
+            "model": self.model,
+            "gen": 2,
+            "fw_id": "20241011-114455/1.4.4-g6d2a586",
+            "ver": "1.4.4",
+            "app": self.app,
+            "auth_en": self.password is not None,
+            "auth_domain": self.device_id,
+        }
 
     # -- authentication -------------------------------------------------------------------
     def needs_auth(self, method: str) -> bool:
@@ -178,22 +194,29 @@ class ShellyGen2Peer(HttpPeer):
             nonce = int(fields.get("nonce", ""), 16)
         except ValueError:
             return False
-        if (fields.get("username") != "admin" or fields.get("realm") != self.device_id
-                or fields.get("algorithm", "").upper() != "SHA-256" or fields.get("qop") != "auth"
-                or not self._nonce_valid(nonce)):
+        if (
+            fields.get("username") != "admin"
+            or fields.get("realm") != self.device_id
+            or fields.get("algorithm", "").upper() != "SHA-256"
+            or fields.get("qop") != "auth"
+            or not self._nonce_valid(nonce)
+        ):
             return False
         ha2 = _sha256(f"{http_method}:{fields.get('uri', '')}")
-        expected = _sha256(f"{self._ha1()}:{fields['nonce']}:{fields.get('nc', '')}:"
-                           f"{fields.get('cnonce', '')}:auth:{ha2}")
+        expected = _sha256(f"{self._ha1()}:{fields['nonce']}:{fields.get('nc', '')}:{fields.get('cnonce', '')}:auth:{ha2}")
         return hmac.compare_digest(expected, fields.get("response", ""))
 
     def check_auth_object(self, auth: Any) -> bool:
         if not isinstance(auth, dict):
             return False
         nonce = auth.get("nonce")
-        if (auth.get("username") != "admin" or auth.get("realm") != self.device_id
-                or auth.get("algorithm", "SHA-256") != "SHA-256" or not isinstance(nonce, int)
-                or not self._nonce_valid(nonce)):
+        if (
+            auth.get("username") != "admin"
+            or auth.get("realm") != self.device_id
+            or auth.get("algorithm", "SHA-256") != "SHA-256"
+            or not isinstance(nonce, int)
+            or not self._nonce_valid(nonce)
+        ):
             return False
         ha2 = _sha256("dummy_method:dummy_uri")
         expected = _sha256(f"{self._ha1()}:{nonce}:{auth.get('nc', 1)}:{auth.get('cnonce')}:auth:{ha2}")
@@ -231,11 +254,16 @@ class ShellyGen2Peer(HttpPeer):
 
     def switch_status(self, switch: str) -> dict[str, Any]:
         on = self.board.is_on(switch)
-        return {"id": int(switch) if switch.isdigit() else switch,
-                "source": self._sources.get(switch, "init"), "output": on,
-                "apower": 42.0 if on else 0.0, "voltage": 230.1, "current": 0.183 if on else 0.0,
-                "aenergy": {"total": 0.0, "by_minute": [0.0, 0.0, 0.0], "minute_ts": int(time.time())},
-                "temperature": {"tC": 41.2, "tF": 106.2}}
+        return {
+            "id": int(switch) if switch.isdigit() else switch,
+            "source": self._sources.get(switch, "init"),
+            "output": on,
+            "apower": 42.0 if on else 0.0,
+            "voltage": 230.1,
+            "current": 0.183 if on else 0.0,
+            "aenergy": {"total": 0.0, "by_minute": [0.0, 0.0, 0.0], "minute_ts": int(time.time())},
+            "temperature": {"tC": 41.2, "tF": 106.2},
+        }
 
 
 def main() -> None:
@@ -244,8 +272,7 @@ def main() -> None:
     args = parser.parse_args()
     outlets = cli.outlets_from_args(args, [str(n) for n in range(args.switches)])
     credentials = cli.credentials_from_args(args)
-    peer = ShellyGen2Peer(PowerBoard(outlets), listen=args.listen, port=args.port,
-                          password=credentials.get("password"))
+    peer = ShellyGen2Peer(PowerBoard(outlets), listen=args.listen, port=args.port, password=credentials.get("password"))
     cli.serve(peer)
 
 

@@ -35,8 +35,7 @@ class _TasmotaHandler(PeerRequestHandler):
             self.send_text(404, "Not Found")
             return
         peer: TasmotaPeer = self.peer
-        if peer.password is not None and (query.get("user") != peer.username
-                                          or query.get("password") != peer.password):
+        if peer.password is not None and (query.get("user") != peer.username or query.get("password") != peer.password):
             self.send_json(401, {"WARNING": "Need user=<username>&password=<password>"})
             return
         command = query.get("cmnd", "").strip()
@@ -51,11 +50,11 @@ class TasmotaPeer(HttpPeer):
 
     handler = _TasmotaHandler
 
-    def __init__(self, board: PowerBoard, *, username: str = "admin", password: str | None = None,
-                 **http: object) -> None:
+    def __init__(self, board: PowerBoard, *, username: str = "admin", password: str | None = None, **http: object) -> None:
         super().__init__(board, **http)  # type: ignore[arg-type]
         if sorted(board.names, key=lambda name: int(name) if name.isdigit() else 0) != [
-                str(n) for n in range(1, len(board.names) + 1)]:
+            str(n) for n in range(1, len(board.names) + 1)
+        ]:
             raise ValueError("Tasmota relays are numbered: name the outlets 1..n")
         self.username = username
         self.password = password
@@ -95,8 +94,13 @@ def main() -> None:
     args = parser.parse_args()
     outlets: list[Outlet] = cli.outlets_from_args(args, [str(n) for n in range(1, args.relays + 1)])
     credentials = cli.credentials_from_args(args)
-    peer = TasmotaPeer(PowerBoard(outlets), listen=args.listen, port=args.port,
-                       username=credentials.get("username", "admin"), password=credentials.get("password"))
+    peer = TasmotaPeer(
+        PowerBoard(outlets),
+        listen=args.listen,
+        port=args.port,
+        username=credentials.get("username", "admin"),
+        password=credentials.get("password"),
+    )
     cli.serve(peer)
 
 

@@ -27,10 +27,28 @@ def make_self_signed(directory: str | Path, host: str = "127.0.0.1") -> TlsFiles
     names = {"IP:127.0.0.1", "DNS:localhost"}
     names.add(f"IP:{host}" if host.replace(".", "").isdigit() or ":" in host else f"DNS:{host}")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(files.key), "-out", str(files.cert), "-subj", f"/CN={host}",
-         "-addext", "subjectAltName=" + ",".join(sorted(names)),
-         "-addext", "basicConstraints=critical,CA:TRUE"],
-        check=True, capture_output=True)
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(files.key),
+            "-out",
+            str(files.cert),
+            "-subj",
+            f"/CN={host}",
+            "-addext",
+            "subjectAltName=" + ",".join(sorted(names)),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+        check=True,
+        capture_output=True,
+    )
     files.key.chmod(0o600)
     return files

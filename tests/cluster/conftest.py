@@ -61,8 +61,7 @@ def nscluster_available() -> None:
     cleanup_stale()
 
 
-def _started(tmp_path_factory: pytest.TempPathFactory, default_env: dict[str, str], nodes: int,
-             **options: object) -> Cluster:
+def _started(tmp_path_factory: pytest.TempPathFactory, default_env: dict[str, str], nodes: int, **options: object) -> Cluster:
     options.setdefault("extra_env", default_env)
     state_dir = tmp_path_factory.mktemp(f"nscluster{nodes}-")
     cluster = Cluster(state_dir, nodes=nodes, **options)  # type: ignore[arg-type]
@@ -75,8 +74,9 @@ def _started(tmp_path_factory: pytest.TempPathFactory, default_env: dict[str, st
 
 
 @pytest.fixture
-def make_cluster(nscluster_available: None, tmp_path_factory: pytest.TempPathFactory,
-                 nscluster_extra_env: dict[str, str]) -> Iterator[ClusterFactory]:
+def make_cluster(
+    nscluster_available: None, tmp_path_factory: pytest.TempPathFactory, nscluster_extra_env: dict[str, str]
+) -> Iterator[ClusterFactory]:
     """make_cluster(nodes=3, stonith_enabled=..., extra_env=..., agents=..., ...) -> started
     Cluster; every cluster made is torn down when the test ends."""
     made: list[Cluster] = []
@@ -92,8 +92,9 @@ def make_cluster(nscluster_available: None, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def one_node_cluster(nscluster_available: None, tmp_path_factory: pytest.TempPathFactory,
-                     nscluster_extra_env: dict[str, str]) -> Iterator[Cluster]:
+def one_node_cluster(
+    nscluster_available: None, tmp_path_factory: pytest.TempPathFactory, nscluster_extra_env: dict[str, str]
+) -> Iterator[Cluster]:
     """node1 alone, online, stonith disabled; shared by the tests of one module."""
     cluster = _started(tmp_path_factory, nscluster_extra_env, 1, stonith_enabled=False)
     yield cluster
@@ -101,8 +102,9 @@ def one_node_cluster(nscluster_available: None, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="module")
-def three_node_cluster(nscluster_available: None, tmp_path_factory: pytest.TempPathFactory,
-                       nscluster_extra_env: dict[str, str]) -> Iterator[Cluster]:
+def three_node_cluster(
+    nscluster_available: None, tmp_path_factory: pytest.TempPathFactory, nscluster_extra_env: dict[str, str]
+) -> Iterator[Cluster]:
     """node1..node3, all online, stonith disabled; shared by the tests of one module, so a test
     that powers a node off powers it back on before it ends."""
     cluster = _started(tmp_path_factory, nscluster_extra_env, 3, stonith_enabled=False)

@@ -52,8 +52,9 @@ PROBE_AGENT = textwrap.dedent("""\
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The harness CLI in a separate process, as BMC emulators and the demo use it."""
-    return subprocess.run([sys.executable, "-m", "lab.nscluster", *args], cwd=REPO_ROOT, check=check,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "lab.nscluster", *args], cwd=REPO_ROOT, check=check, capture_output=True, text=True, timeout=120
+    )
 
 
 def make_probe_tree(root: Path) -> Path:
@@ -109,8 +110,7 @@ def test_power_cycle_from_another_process_rejoins(three_node_cluster: Cluster) -
 
     cli("power", "off", "--state-dir", state_dir, "node3")
     assert cli("power", "status", "--state-dir", state_dir, "node3").stdout.strip() == "off"
-    cluster.wait_for(lambda: not cluster.node_online("node3", via="node1"), timeout=60,
-                     what="node3 seen offline")
+    cluster.wait_for(lambda: not cluster.node_online("node3", via="node1"), timeout=60, what="node3 seen offline")
 
     cli("power", "on", "--boot-delay", "2", "--state-dir", state_dir, "node3")
     # On at once, like a chassis during POST, before any daemon runs.
@@ -123,8 +123,9 @@ def test_frozen_corosync_drops_the_node_until_thawed(three_node_cluster: Cluster
     cluster = three_node_cluster
     cluster.freeze_corosync("node3")
     try:
-        cluster.wait_for(lambda: not cluster.node_online("node3", via="node1"), timeout=60,
-                         what="node3 seen offline while frozen")
+        cluster.wait_for(
+            lambda: not cluster.node_online("node3", via="node1"), timeout=60, what="node3 seen offline while frozen"
+        )
         assert cluster.power_state("node3")
     finally:
         cluster.thaw_corosync("node3")
@@ -135,32 +136,38 @@ def test_bridge_process_is_reachable_from_every_node(three_node_cluster: Cluster
     cluster = three_node_cluster
     server = cluster.spawn_in_bridge(
         ["/usr/bin/python3", "-m", "http.server", "--bind", cluster.bridge_address, "8099"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         # Still in the host PID namespace, so its callbacks can drive the power CLI.
         assert os.readlink(f"/proc/{server.pid}/ns/pid") == os.readlink("/proc/self/ns/pid")
-        fetch = ("import urllib.request, sys\n"
-                 f"print(urllib.request.urlopen('http://{cluster.bridge_address}:8099/', timeout=2).status)")
+        fetch = (
+            "import urllib.request, sys\n"
+            f"print(urllib.request.urlopen('http://{cluster.bridge_address}:8099/', timeout=2).status)"
+        )
         for name in cluster.nodes:
             result = cluster.wait_for(
                 lambda name=name: (r := cluster.run(name, ["python3", "-c", fetch])).returncode == 0 and r,
-                timeout=10, what=f"{name} reaching the bridge")
+                timeout=10,
+                what=f"{name} reaching the bridge",
+            )
             assert result.stdout.strip() == "200"
     finally:
         server.kill()
         server.wait()
 
 
-def test_tree_agents_are_what_nodes_and_host_commands_see(make_cluster: Callable[..., Cluster],
-                                                          tmp_path: Path) -> None:
+def test_tree_agents_are_what_nodes_and_host_commands_see(make_cluster: Callable[..., Cluster], tmp_path: Path) -> None:
     tree = make_probe_tree(tmp_path / "tree")
     cluster = make_cluster(1, repo=tree, agents="tree", extra_env={"ZFSHA_PROBE": "from-test"})
 
     created = cluster.run("node1", ["pcs", "resource", "create", "p", "ocf:zfsha:probe"])
     assert created.returncode == 0, created.stderr
     cluster.wait_started("p", timeout=30)
-    agent_env = dict(line.split("=", 1) for line in
-                     cluster.run("node1", ["cat", "/run/probe-p.env"], check=True).stdout.splitlines())
+    agent_env = dict(
+        line.split("=", 1) for line in cluster.run("node1", ["cat", "/run/probe-p.env"], check=True).stdout.splitlines()
+    )
     assert agent_env["PATH"] == "/usr/sbin:/usr/bin:/sbin:/bin"
     assert agent_env["ZFSHA_PROBE"] == "from-test"
     assert agent_env["PYTHONPATH"].split(":")[0] == str(tree / "lib")
@@ -172,8 +179,7 @@ def test_tree_agents_are_what_nodes_and_host_commands_see(make_cluster: Callable
     assert described.returncode == 0, described.stderr
     assert 'name="probe"' in described.stdout
     assert run_with_tree(["test", "-x", "/usr/sbin/fence_probe"], repo=tree).returncode == 0
-    installed = run_with_tree(["crm_resource", "--show-metadata", "ocf:zfsha:probe"], repo=tree,
-                              agents="installed")
+    installed = run_with_tree(["crm_resource", "--show-metadata", "ocf:zfsha:probe"], repo=tree, agents="installed")
     assert installed.returncode != 0
 
 

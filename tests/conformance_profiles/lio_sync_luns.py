@@ -24,8 +24,11 @@ def resource(workdir: Path) -> Iterator[OcfProfile]:
         "ZFSHA_ZVOL_DEVICE_ROOT": str(workdir / "dev" / "zvol"),
     }
     zfs = [str(sim / "bin" / "zfs")]
-    for argv in (["create", "-p", "tank/iscsi"], ["create", "-V", "1G", "tank/iscsi/vm-100-disk-0"],
-                 ["create", "-V", "2G", "tank/iscsi/vm-101-disk-0"]):
+    for argv in (
+        ["create", "-p", "tank/iscsi"],
+        ["create", "-V", "1G", "tank/iscsi/vm-100-disk-0"],
+        ["create", "-V", "2G", "tank/iscsi/vm-101-disk-0"],
+    ):
         subprocess.run(zfs + argv, env={"ZFSHA_SIM_STATE": str(workdir)}, check=True)
     chap = workdir / "client.chap"
     chap.write_text("userid=client\npassword=conformance-secret-1\n")

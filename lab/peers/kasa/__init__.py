@@ -24,8 +24,7 @@ MODELS = ("hs100", "hs110", "hs300")
 
 def simulator_installed() -> bool:
     """True when node is on PATH and the npm package is installed next to launch.js."""
-    return shutil.which("node") is not None and (
-        PACKAGE_DIR / "node_modules" / "tplink-smarthome-simulator").is_dir()
+    return shutil.which("node") is not None and (PACKAGE_DIR / "node_modules" / "tplink-smarthome-simulator").is_dir()
 
 
 def install_simulator() -> None:
@@ -40,8 +39,15 @@ class KasaSimulator:
     `<device_id>00`, `<device_id>01`, ... in board order).
     """
 
-    def __init__(self, board: PowerBoard, *, model: str = "hs100", listen: str = "127.0.0.1",
-                 port: int = 0, device_id: str = "8006ABCDEF0123456789ABCDEF0123456789ABCD") -> None:
+    def __init__(
+        self,
+        board: PowerBoard,
+        *,
+        model: str = "hs100",
+        listen: str = "127.0.0.1",
+        port: int = 0,
+        device_id: str = "8006ABCDEF0123456789ABCDEF0123456789ABCD",
+    ) -> None:
         if model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}")
         if model != "hs300" and len(board.names) != 1:
@@ -63,8 +69,18 @@ class KasaSimulator:
         return f"{self.device_id}{self.board.names.index(outlet):02d}"
 
     def start(self, timeout: float = 20.0) -> int:
-        argv = ["node", str(PACKAGE_DIR / "launch.js"), "--listen", self.listen, "--port", str(self.port),
-                "--model", self.model, "--device-id", self.device_id]
+        argv = [
+            "node",
+            str(PACKAGE_DIR / "launch.js"),
+            "--listen",
+            self.listen,
+            "--port",
+            str(self.port),
+            "--model",
+            self.model,
+            "--device-id",
+            self.device_id,
+        ]
         for name, on in self.board.snapshot().items():
             argv += ["--outlet", f"{name}={'ON' if on else 'OFF'}"]
         self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -16,8 +16,7 @@ def main() -> None:
     if args.install and not simulator_installed():
         install_simulator()
     outlets = cli.outlets_from_args(args, ["plug"])
-    cli.serve(KasaSimulator(PowerBoard(outlets), model=args.model, listen=args.listen, port=args.port,
-                            device_id=args.device_id))
+    cli.serve(KasaSimulator(PowerBoard(outlets), model=args.model, listen=args.listen, port=args.port, device_id=args.device_id))
 
 
 if __name__ == "__main__":

@@ -62,8 +62,9 @@ class _DeviceRequests(socketserver.StreamRequestHandler):
 class MPowerPeer:
     """An mPower device behind sshd on listen:port; outlets "1".."n" are relay1..relayN."""
 
-    def __init__(self, board: PowerBoard, *, password: str, username: str = "ubnt",
-                 listen: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, board: PowerBoard, *, password: str, username: str = "ubnt", listen: str = "127.0.0.1", port: int = 0
+    ) -> None:
         for name in board.names:
             if not name.isdigit():
                 raise ValueError(f"mPower outlets are port numbers, not {name!r}")
@@ -87,17 +88,23 @@ class MPowerPeer:
         if not self.port:
             self.port = free_port(self.listen)
         self._serve_device(work / "device.sock")
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host_key")],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "host_key")], check=True, capture_output=True
+        )
         self._write_accounts(work)
         (work / "sshd_config").write_text(self._sshd_config(work))
-        script = ("set -e; mount --bind \"$1/passwd\" /etc/passwd; mount --bind \"$1/shadow\" /etc/shadow; "
-                  "mount -t tmpfs -o mode=755 lab-run /run; mkdir -m 755 /run/sshd; "
-                  "exec /usr/sbin/sshd -D -e -f \"$1/sshd_config\"")
+        script = (
+            'set -e; mount --bind "$1/passwd" /etc/passwd; mount --bind "$1/shadow" /etc/shadow; '
+            "mount -t tmpfs -o mode=755 lab-run /run; mkdir -m 755 /run/sshd; "
+            'exec /usr/sbin/sshd -D -e -f "$1/sshd_config"'
+        )
         self._sshd = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(work)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(work / "sshd.log", "wb"),
-            start_new_session=True)
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / "sshd.log", "wb"),
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._sshd.poll() is not None:
@@ -119,31 +126,52 @@ class MPowerPeer:
         server.peer = self  # type: ignore[attr-defined]
         path.chmod(0o666)
         self._device_server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                         name="mpower-device", daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="mpower-device", daemon=True).start()
 
     def _write_accounts(self, work: Path) -> None:
-        hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=self.password.encode(),
-                                check=True, capture_output=True).stdout.decode().strip()
+        hashed = (
+            subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=self.password.encode(), check=True, capture_output=True)
+            .stdout.decode()
+            .strip()
+        )
         passwd = Path("/etc/passwd").read_text()
         shadow = Path("/etc/shadow").read_text()
-        (work / "passwd").write_text(
-            passwd + f"{self.username}:x:{LAB_UID}:{LAB_UID}:mPower lab:{work}:/bin/sh\n")
+        (work / "passwd").write_text(passwd + f"{self.username}:x:{LAB_UID}:{LAB_UID}:mPower lab:{work}:/bin/sh\n")
         (work / "passwd").chmod(0o644)
         shadow_file = work / "shadow"
         shadow_file.touch(mode=0o600)
         shadow_file.write_text(shadow + f"{self.username}:{hashed}:19000:0:99999:7:::\n")
 
     def _sshd_config(self, work: Path) -> str:
-        return "\n".join([
-            f"Port {self.port}", f"ListenAddress {self.listen}", f"HostKey {work / 'host_key'}",
-            "PidFile none", "UsePAM no", "PasswordAuthentication yes", "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication no", "PermitEmptyPasswords no", "PermitRootLogin no",
-            f"AllowUsers {self.username}", "MaxAuthTries 3", "StrictModes no",
-            f"ForceCommand {sys.executable} -I {SHELL} {work / 'device.sock'}",
-            "AllowTcpForwarding no", "AllowStreamLocalForwarding no", "X11Forwarding no",
-            "AllowAgentForwarding no", "PermitTunnel no", "PermitUserRC no", "PermitUserEnvironment no",
-            "PrintMotd no", "PrintLastLog no", "LogLevel ERROR", ""])
+        return "\n".join(
+            [
+                f"Port {self.port}",
+                f"ListenAddress {self.listen}",
+                f"HostKey {work / 'host_key'}",
+                "PidFile none",
+                "UsePAM no",
+                "PasswordAuthentication yes",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication no",
+                "PermitEmptyPasswords no",
+                "PermitRootLogin no",
+                f"AllowUsers {self.username}",
+                "MaxAuthTries 3",
+                "StrictModes no",
+                f"ForceCommand {sys.executable} -I {SHELL} {work / 'device.sock'}",
+                "AllowTcpForwarding no",
+                "AllowStreamLocalForwarding no",
+                "X11Forwarding no",
+                "AllowAgentForwarding no",
+                "PermitTunnel no",
+                "PermitUserRC no",
+                "PermitUserEnvironment no",
+                "PrintMotd no",
+                "PrintLastLog no",
+                "LogLevel ERROR",
+                "",
+            ]
+        )
 
     def stop(self) -> None:
         if self._sshd is not None:

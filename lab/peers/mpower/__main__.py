@@ -15,8 +15,15 @@ def main() -> None:
     credentials = cli.credentials_from_args(args)
     if "password" not in credentials:
         raise SystemExit("the mPower peer needs --credentials-file with password=")
-    cli.serve(MPowerPeer(PowerBoard(outlets), password=credentials["password"],
-                         username=credentials.get("username", "ubnt"), listen=args.listen, port=args.port))
+    cli.serve(
+        MPowerPeer(
+            PowerBoard(outlets),
+            password=credentials["password"],
+            username=credentials.get("username", "ubnt"),
+            listen=args.listen,
+            port=args.port,
+        )
+    )
 
 
 if __name__ == "__main__":

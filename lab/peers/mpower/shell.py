@@ -40,8 +40,7 @@ def run_line(device: Device, line: str, out) -> bool:
         return False
     if line in ("ls /proc/power", "ls /proc/power/"):
         ports = int(device.ask("PORTS"))
-        names = [f"{kind}{n}" for n in range(1, ports + 1)
-                 for kind in ("active_pwr", "i_rms", "pf", "relay", "v_rms")]
+        names = [f"{kind}{n}" for n in range(1, ports + 1) for kind in ("active_pwr", "i_rms", "pf", "relay", "v_rms")]
         out.write("  ".join(sorted(names)) + "\n")
         return True
     echo, cat = _ECHO.match(line), _CAT.match(line)
@@ -63,9 +62,13 @@ def run_line(device: Device, line: str, out) -> bool:
             out.write("sh: write error: Invalid argument\n")
         return True
     on = device.ask(f"GET {port}") == "1"
-    readings = {"relay": "1" if on else "0", "active_pwr": "42.123456789" if on else "0.0",
-                "v_rms": "230.512345678", "i_rms": "0.183456789" if on else "0.0",
-                "pf": "0.995000000" if on else "0.0"}
+    readings = {
+        "relay": "1" if on else "0",
+        "active_pwr": "42.123456789" if on else "0.0",
+        "v_rms": "230.512345678",
+        "i_rms": "0.183456789" if on else "0.0",
+        "pf": "0.995000000" if on else "0.0",
+    }
     out.write(readings[kind] + "\n")
     return True
 
@@ -78,8 +81,9 @@ def main() -> int:
             run_line(device, part, sys.stdout)
         return 0
     out = sys.stdout
-    out.write("\n\nBusyBox v1.11.2 (2016-06-29 10:33:04 PDT) built-in shell (ash)\n"
-              "Enter 'help' for a list of built-in commands.\n\n")
+    out.write(
+        "\n\nBusyBox v1.11.2 (2016-06-29 10:33:04 PDT) built-in shell (ash)\nEnter 'help' for a list of built-in commands.\n\n"
+    )
     while True:
         out.write(PROMPT)
         out.flush()

@@ -43,6 +43,7 @@ def hooks(tmp_path: Path) -> HookLog:
 def credentials(tmp_path: Path) -> Callable[..., Path]:
     def make(**values: str) -> Path:
         return write_credentials(tmp_path / "credentials", values)
+
     return make
 
 

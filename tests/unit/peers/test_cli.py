@@ -12,8 +12,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def start(module, *args):
-    process = subprocess.Popen([sys.executable, "-m", module, "--port", "0", *args], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0", *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     word, _, port = process.stdout.readline().partition(" ")
     assert word == "READY", process.stderr.read()
     return process, int(port)
@@ -26,9 +27,17 @@ def stop(process):
 
 def test_tasmota_process_switches_runs_cli_hook_and_reads_password_from_file(tmp_path, credentials, hooks):
     secret = credentials(password="from-file")
-    process, port = start("lab.peers.tasmota", "--outlet", "2=ON", "--outlet", "1=OFF",
-                          "--off-hook", f"2={shlex.join(hooks.argv())}",
-                          "--credentials-file", str(secret))
+    process, port = start(
+        "lab.peers.tasmota",
+        "--outlet",
+        "2=ON",
+        "--outlet",
+        "1=OFF",
+        "--off-hook",
+        f"2={shlex.join(hooks.argv())}",
+        "--credentials-file",
+        str(secret),
+    )
     try:
         url = f"http://127.0.0.1:{port}/cm"
         assert requests.get(url, params={"cmnd": "Power1"}, timeout=5).status_code == 401

@@ -16,8 +16,9 @@ def hass(hooks):
 
 
 def test_turn_off_service_switches_entity_and_runs_hook(hass, hooks):
-    reply = requests.post(f"{hass.base_url}/api/services/switch/turn_off", json={"entity_id": "switch.node1"},
-                          headers=BEARER, timeout=5)
+    reply = requests.post(
+        f"{hass.base_url}/api/services/switch/turn_off", json={"entity_id": "switch.node1"}, headers=BEARER, timeout=5
+    )
     assert reply.status_code == 200
     assert [(s["entity_id"], s["state"]) for s in reply.json()] == [("switch.node1", "off")]
     state = requests.get(f"{hass.base_url}/api/states/switch.node1", headers=BEARER, timeout=5).json()
@@ -28,8 +29,9 @@ def test_turn_off_service_switches_entity_and_runs_hook(hass, hooks):
 
 def test_bad_or_missing_token_is_401(hass):
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": TOKEN}):
-        reply = requests.post(f"{hass.base_url}/api/services/switch/turn_off", json={"entity_id": "switch.node1"},
-                              headers=headers, timeout=5)
+        reply = requests.post(
+            f"{hass.base_url}/api/services/switch/turn_off", json={"entity_id": "switch.node1"}, headers=headers, timeout=5
+        )
         assert reply.status_code == 401
         assert reply.text == "401: Unauthorized"
     assert hass.state["switch.node1"] is True
@@ -39,11 +41,13 @@ def test_unknown_entity_is_404_on_read_and_ignored_by_services(hass):
     reply = requests.get(f"{hass.base_url}/api/states/switch.ghost", headers=BEARER, timeout=5)
     assert reply.status_code == 404
     assert reply.json() == {"message": "Entity not found."}
-    ignored = requests.post(f"{hass.base_url}/api/services/switch/turn_off", json={"entity_id": "switch.ghost"},
-                            headers=BEARER, timeout=5)
+    ignored = requests.post(
+        f"{hass.base_url}/api/services/switch/turn_off", json={"entity_id": "switch.ghost"}, headers=BEARER, timeout=5
+    )
     assert ignored.status_code == 200 and ignored.json() == []
-    unknown = requests.post(f"{hass.base_url}/api/services/switch/explode", json={"entity_id": "switch.node1"},
-                            headers=BEARER, timeout=5)
+    unknown = requests.post(
+        f"{hass.base_url}/api/services/switch/explode", json={"entity_id": "switch.node1"}, headers=BEARER, timeout=5
+    )
     assert unknown.status_code == 400
     assert hass.state == {"switch.node1": True, "switch.node2": True}
 
@@ -54,9 +58,15 @@ def test_https_with_self_signed_cert_verifies_against_its_ca_file(tmp_path):
     with HomeAssistantPeer(board, token=TOKEN, tls_cert=tls.cert, tls_key=tls.key) as peer:
         assert peer.base_url.startswith("https://")
         assert requests.get(f"{peer.base_url}/api/", headers=BEARER, verify=str(tls.ca_file), timeout=5).json() == {
-            "message": "API running."}
-        requests.post(f"{peer.base_url}/api/services/homeassistant/turn_off", json={"entity_id": ["switch.node3"]},
-                      headers=BEARER, verify=str(tls.ca_file), timeout=5)
+            "message": "API running."
+        }
+        requests.post(
+            f"{peer.base_url}/api/services/homeassistant/turn_off",
+            json={"entity_id": ["switch.node3"]},
+            headers=BEARER,
+            verify=str(tls.ca_file),
+            timeout=5,
+        )
         assert peer.state == {"switch.node3": False}
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(f"{peer.base_url}/api/", headers=BEARER, timeout=5)

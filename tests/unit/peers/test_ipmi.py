@@ -21,10 +21,27 @@ def bmc(hooks):
 
 def ipmitool(peer, *command, user="admin", password="s3cret", extra=(), env=None):
     # -E takes the password from IPMI_PASSWORD: never on the command line.
-    argv = ["ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p", str(peer.port), "-U", user, "-E",
-            "-R", "1", "-N", "1", *extra, *command]
-    return subprocess.run(argv, env={**os.environ, "IPMI_PASSWORD": password, **(env or {})},
-                          capture_output=True, text=True, timeout=30)
+    argv = [
+        "ipmitool",
+        "-I",
+        "lanplus",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(peer.port),
+        "-U",
+        user,
+        "-E",
+        "-R",
+        "1",
+        "-N",
+        "1",
+        *extra,
+        *command,
+    ]
+    return subprocess.run(
+        argv, env={**os.environ, "IPMI_PASSWORD": password, **(env or {})}, capture_output=True, text=True, timeout=30
+    )
 
 
 @needs_ipmitool
@@ -88,16 +105,23 @@ def test_pyghmi_client_logs_in_and_switches(bmc, hooks):
         print(ipmi.set_power("off", wait=True)["powerstate"])
         print(ipmi.get_power()["powerstate"])
     """)
-    result = subprocess.run([sys.executable, "-c", script, str(bmc.port)], capture_output=True, text=True,
-                            env={**os.environ, "BMC_PASSWORD": "s3cret"}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(bmc.port)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BMC_PASSWORD": "s3cret"},
+        timeout=60,
+    )
     assert result.stdout.split() == ["on", "off", "off"], result.stderr
     assert hooks.lines(1) == ["node1 off"]
 
 
 def test_pyghmi_client_reports_a_wrong_password(bmc):
-    script = ("import os, sys\nfrom pyghmi.ipmi import command\nfrom pyghmi import exceptions\n"
-              "try:\n    command.Command(bmc='127.0.0.1', userid='admin', password='bad', port=int(sys.argv[1]))\n"
-              "except exceptions.IpmiException as error:\n    print('refused', error)\n")
+    script = (
+        "import os, sys\nfrom pyghmi.ipmi import command\nfrom pyghmi import exceptions\n"
+        "try:\n    command.Command(bmc='127.0.0.1', userid='admin', password='bad', port=int(sys.argv[1]))\n"
+        "except exceptions.IpmiException as error:\n    print('refused', error)\n"
+    )
     result = subprocess.run([sys.executable, "-c", script, str(bmc.port)], capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("refused"), result.stdout + result.stderr
 
@@ -108,6 +132,7 @@ def test_fence_ipmilan_status_off_on(bmc, hooks, tmp_path):
         # fence agents read their options from stdin, which keeps the password out of argv.
         options = f"ip=127.0.0.1\nipport={bmc.port}\nusername=admin\npassword=s3cret\nlanplus=1\naction={action}\n"
         return subprocess.run(["fence_ipmilan"], input=options, capture_output=True, text=True, timeout=60)
+
     assert "Status: ON" in fence("status").stdout
     assert fence("off").returncode == 0
     assert bmc.state == {"node1": False}

@@ -10,8 +10,9 @@ from lab.peers.outlets import Outlet, PowerBoard
 
 from .conftest import wait_until
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None or shutil.which("npm") is None,
-                                reason="node and npm are needed for tplink-smarthome-simulator")
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None, reason="node and npm are needed for tplink-smarthome-simulator"
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -65,9 +66,10 @@ def test_strip_switches_only_the_addressed_child(hooks):
     with KasaSimulator(board, model="hs300") as strip:
         children = kasa_call(strip.port, {"system": {"get_sysinfo": {}}})["system"]["get_sysinfo"]["children"]
         assert [(c["id"], c["alias"], c["state"]) for c in children[:2]] == [
-            (strip.child_id("node1"), "node1", 1), (strip.child_id("node2"), "node2", 0)]
-        kasa_call(strip.port, {"context": {"child_ids": [strip.child_id("node2")]},
-                               "system": {"set_relay_state": {"state": 1}}})
+            (strip.child_id("node1"), "node1", 1),
+            (strip.child_id("node2"), "node2", 0),
+        ]
+        kasa_call(strip.port, {"context": {"child_ids": [strip.child_id("node2")]}, "system": {"set_relay_state": {"state": 1}}})
         assert wait_until(lambda: strip.state == {"node1": True, "node2": True})
         assert hooks.lines(1) == ["node2 on"]
 

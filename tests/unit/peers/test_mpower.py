@@ -9,7 +9,8 @@ from lab.peers.outlets import Outlet, PowerBoard
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not os.path.exists("/usr/sbin/sshd") or shutil.which("unshare") is None,
-    reason="needs root, openssh-server and unshare (sshd runs in a private mount namespace)")
+    reason="needs root, openssh-server and unshare (sshd runs in a private mount namespace)",
+)
 
 PROMPT = "MF.v2.1.11# "
 
@@ -21,9 +22,22 @@ def mpower(hooks):
 
 
 def ssh(peer, *command):
-    argv = ["-p", str(peer.port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password", "-o", "LogLevel=ERROR",
-            "ubnt@127.0.0.1", *command]
+    argv = [
+        "-p",
+        str(peer.port),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "PreferredAuthentications=password",
+        "-o",
+        "LogLevel=ERROR",
+        "ubnt@127.0.0.1",
+        *command,
+    ]
     return pexpect.spawn("ssh", argv, timeout=10, encoding="utf-8")
 
 

@@ -77,8 +77,14 @@ def test_auth_object_in_the_frame_is_accepted_and_checked(shelly):
     ha1 = sha256(f"admin:{shelly.device_id}:s3cret")
     ha2 = sha256("dummy_method:dummy_uri")
     cnonce = 1234567
-    auth = {"realm": shelly.device_id, "username": "admin", "nonce": challenge["nonce"], "cnonce": cnonce,
-            "response": sha256(f"{ha1}:{challenge['nonce']}:1:{cnonce}:auth:{ha2}"), "algorithm": "SHA-256"}
+    auth = {
+        "realm": shelly.device_id,
+        "username": "admin",
+        "nonce": challenge["nonce"],
+        "cnonce": cnonce,
+        "response": sha256(f"{ha1}:{challenge['nonce']}:1:{cnonce}:auth:{ha2}"),
+        "algorithm": "SHA-256",
+    }
     assert rpc(shelly, "Switch.Toggle", {"id": 1}, frame_auth=auth).json()["result"] == {"was_on": False}
     assert shelly.state["1"] is True
     forged = {**auth, "response": sha256("guess")}
@@ -90,7 +96,9 @@ def test_rpc_errors_follow_the_device(shelly):
     auth = HTTPDigestAuth("admin", "s3cret")
     assert rpc(shelly, "Switch.Set", {"id": 0}, auth=auth).json()["error"]["code"] == -103
     assert rpc(shelly, "Cover.Open", {"id": 0}, auth=auth).json()["error"] == {
-        "code": 404, "message": "No handler for Cover.Open"}
+        "code": 404,
+        "message": "No handler for Cover.Open",
+    }
 
 
 def test_device_without_password_needs_no_auth():

@@ -272,7 +272,9 @@ def test_own_target_is_recognised_by_a_local_non_loopback_portal():
 
     from zfsha.iscsi import Target, served_here
 
-    shown = json.loads(subprocess.run(["ip", "-j", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True).stdout)
+    shown = json.loads(
+        subprocess.run(["ip", "-j", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True).stdout
+    )
     own = [info["local"] for link in shown for info in link.get("addr_info", [])]
     if not own:
         pytest.skip("this machine has no global IPv4 address")
