@@ -13,13 +13,13 @@ APT_RUNTIME := python3-lxml python3-requests python3-pyghmi python3-pexpect pyth
 APT_CLUSTER := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents ipmitool
 APT_BUILD   := dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools
 APT_TEST    := python3-pytest python3-venv iproute2 util-linux procps openssh-server openssl iputils-arping
-APT_PACKAGING := rpm lintian
+APT_PACKAGING := rpm lintian python3-pip python3-wheel python3-build python3-installer
 APT_ALL     := $(APT_RUNTIME) $(APT_CLUSTER) $(APT_BUILD) $(APT_TEST) $(APT_PACKAGING)
 
 AGENTS := $(wildcard agents/*)
 FENCE  := $(wildcard fence/fence_*)
 
-.PHONY: all deps metadata deb install demo demo-down check test lint lab-check clean
+.PHONY: all deps metadata deb rpm freebsd-port man install demo demo-down check test lint lab-check clean
 
 all: metadata
 
@@ -46,6 +46,24 @@ $(DEB): $(shell git ls-files -co --exclude-standard 2>/dev/null)
 		"$(VERSION)" "$(VERSION)" "$$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))" > $(SRCDIR)/debian/changelog
 	cd $(SRCDIR) && env PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -us -uc -b >../dpkg-buildpackage.log 2>&1 || (tail -40 ../dpkg-buildpackage.log; exit 1)
 	@echo "built $(DEB)"
+
+# RPM for EL9 (packaging/rpm/zfsha.spec), built from a tarball of the tree with the version from
+# setup.cfg. Debian's rpmbuild cannot see dpkg's packages, so BuildRequires are not checked there.
+RPMTOP     := $(BUILD)/rpm
+TARBALL    := $(RPMTOP)/SOURCES/zfsha-$(VERSION).tar.gz
+RPM_NODEPS := $(if $(wildcard /etc/debian_version),--nodeps)
+
+$(TARBALL): $(shell git ls-files -co --exclude-standard 2>/dev/null)
+	mkdir -p $(@D)
+	git ls-files -co --exclude-standard -z | LC_ALL=C sort -z | tar --null -T - --transform 's,^,zfsha-$(VERSION)/,' \
+		--owner=0 --group=0 --numeric-owner -czf $@
+
+rpm: $(TARBALL)
+	rm -rf $(RPMTOP)/RPMS $(RPMTOP)/BUILD $(RPMTOP)/BUILDROOT
+	env PATH=/usr/sbin:/usr/bin:/sbin:/bin rpmbuild -bb $(RPM_NODEPS) --define "_topdir $(abspath $(RPMTOP))" \
+		--define "zfsha_version $(VERSION)" packaging/rpm/zfsha.spec >$(RPMTOP)/rpmbuild.log 2>&1 \
+		|| (tail -40 $(RPMTOP)/rpmbuild.log; exit 1)
+	@ls $(RPMTOP)/RPMS/noarch/zfsha-$(VERSION)-*.noarch.rpm
 
 install: deps $(DEB)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall ./$(DEB)
