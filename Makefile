@@ -65,6 +65,17 @@ rpm: $(TARBALL)
 		|| (tail -40 $(RPMTOP)/rpmbuild.log; exit 1)
 	@ls $(RPMTOP)/RPMS/noarch/zfsha-$(VERSION)-*.noarch.rpm
 
+# The FreeBSD port's Makefile and pkg-plist, rendered from packaging/freebsd/Makefile.in and the tree.
+freebsd-port:
+	$(PYTHON) packaging/freebsd/render.py
+
+# Every man page the packages ship, rendered from the working tree into build/man.
+MANDIR := $(BUILD)/man
+
+man:
+	rm -rf $(MANDIR)
+	PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=lib $(PYTHON) packaging/man/manpages.py --python $(PYTHON) $(MANDIR)
+
 install: deps $(DEB)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall ./$(DEB)
 
