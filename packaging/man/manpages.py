@@ -21,7 +21,7 @@ from pathlib import Path
 from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ocf2man import page, page_name  # noqa: E402
+from ocf2man import page, page_name
 
 PROVIDER = "zfsha"
 TREE = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from manpages import expected_pages
 
-from .conftest import REPO, CLEAN_PATH, require_tools, run, tree_agents, tree_fence_agents, tree_library_modules
+from .conftest import CLEAN_PATH, REPO, require_tools, run, tree_agents, tree_fence_agents, tree_library_modules
 
 OCF_DIR = "/usr/lib/ocf/resource.d/zfsha"
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
@@ -41,8 +41,7 @@ def test_fence_agents_are_executables_in_usr_sbin(deb: Path) -> None:
 
 def test_library_is_every_module_for_the_system_python3_and_nothing_compiled(deb: Path) -> None:
     files = deb_files(deb)
-    modules = sorted(path.removeprefix(DIST_PACKAGES + "/") for path in files
-                     if path.startswith(f"{DIST_PACKAGES}/zfsha/"))
+    modules = sorted(path.removeprefix(DIST_PACKAGES + "/") for path in files if path.startswith(f"{DIST_PACKAGES}/zfsha/"))
     assert modules == tree_library_modules()
 
 
@@ -73,10 +72,14 @@ def test_man_pages_carry_the_package_version_and_render_without_warnings(deb_roo
     assert pages
     for page in pages:
         header = gzip.decompress(page.read_bytes()).decode().splitlines()[0]
-        assert header.startswith(".TH ") and f" {version}\"" in header, f"{page.name}: {header}"
-        rendered = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z", str(page)],
-                                  capture_output=True, text=True, timeout=30,
-                                  env={"PATH": CLEAN_PATH, "LC_ALL": "C.UTF-8", "MANROFFSEQ": ""})
+        assert header.startswith(".TH ") and f' {version}"' in header, f"{page.name}: {header}"
+        rendered = subprocess.run(
+            ["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z", str(page)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": CLEAN_PATH, "LC_ALL": "C.UTF-8", "MANROFFSEQ": ""},
+        )
         assert rendered.returncode == 0 and rendered.stderr == "", f"{page.name}: {rendered.stderr}"
 
 
@@ -90,4 +93,3 @@ def test_lintian_reports_nothing_but_explained_overrides(deb: Path) -> None:
     tags = [line for line in report.stdout.splitlines() if re.match(r"^[A-MO-Z]: ", line)]
     assert tags, "lintian printed no tags at all, not even the overridden ones: did it run?"
     assert [tag for tag in tags if not tag.startswith(("O: ", "M: "))] == []
-

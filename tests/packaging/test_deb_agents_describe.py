@@ -29,8 +29,18 @@ def package_mounts(root: Path) -> list[dict]:
 def run_over_package(root: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
     # overlayfs splits lowerdir on ':' and mount options on ','.
     assert ":" not in str(root) and "," not in str(root), root
-    command = ["unshare", "--mount", "--propagation", "private", "--",
-               PYTHON, str(BOOT_SCRIPT), "exec", json.dumps(package_mounts(root)), *argv]
+    command = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        PYTHON,
+        str(BOOT_SCRIPT),
+        "exec",
+        json.dumps(package_mounts(root)),
+        *argv,
+    ]
     return subprocess.run(command, env={"PATH": DAEMON_PATH}, capture_output=True, text=True, timeout=120, cwd="/")
 
 
@@ -47,12 +57,20 @@ def test_the_namespace_sees_the_packaged_files(unpacked: Path) -> None:
     """Proves the describes below read the package, not an installed zfsha or the tree."""
     agent = tree_agents()[0]
     fence = tree_fence_agents()[0]
-    done = run_over_package(unpacked, [
-        "cmp", str(unpacked / "usr/lib/ocf/resource.d/zfsha" / agent), f"{OCF_PROVIDER_DIR}/{agent}", "--",
-    ])
+    done = run_over_package(
+        unpacked,
+        [
+            "cmp",
+            str(unpacked / "usr/lib/ocf/resource.d/zfsha" / agent),
+            f"{OCF_PROVIDER_DIR}/{agent}",
+            "--",
+        ],
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    for packaged, seen in ((unpacked / "usr/sbin" / fence, f"/usr/sbin/{fence}"),
-                           (unpacked / DIST_PACKAGES.lstrip("/") / "zfsha/run.py", f"{DIST_PACKAGES}/zfsha/run.py")):
+    for packaged, seen in (
+        (unpacked / "usr/sbin" / fence, f"/usr/sbin/{fence}"),
+        (unpacked / DIST_PACKAGES.lstrip("/") / "zfsha/run.py", f"{DIST_PACKAGES}/zfsha/run.py"),
+    ):
         done = run_over_package(unpacked, ["cmp", str(packaged), seen])
         assert done.returncode == 0, done.stdout + done.stderr
 
