@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import os
 import shlex
@@ -25,6 +26,11 @@ ACCEL_ARGS = {
 }
 QEMU = "qemu-system-x86_64"
 WRITE_CHUNK = 1 << 20
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ExecResult(NamedTuple):
@@ -187,9 +193,10 @@ class Guest:
         with open(self.console_log, "ab") as console:
             console.write(f"\n==== lab: boot {self.boots + 1} of {self.name} ====\n".encode())
         stderr = open(self.workdir / "qemu.stderr", "ab")
-        # Own session: a Ctrl-C aimed at pytest must not power the guests off behind the lab's back.
+        # Own session: a Ctrl-C aimed at pytest must not power the guests off behind the lab's back;
+        # but if the process that started qemu dies, qemu dies with it (nothing is left running).
         self.process = subprocess.Popen(self.qemu_argv(), stdin=subprocess.DEVNULL, stdout=stderr,
-                                        stderr=stderr, start_new_session=True)
+                                        stderr=stderr, start_new_session=True, preexec_fn=_die_with_parent)
         stderr.close()
         self.boots += 1
         self.agent.close()

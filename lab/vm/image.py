@@ -122,14 +122,15 @@ def _deb822_fields(stanza: str) -> dict[str, str]:
 
 def resolve_versions(mirror: str, state_dir: Path) -> dict[str, str]:
     """Versions the mirror offers for KEY_PACKAGES, via apt with a private state directory."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = state_dir.resolve()
+    (state_dir / "sources.list.d").mkdir(parents=True, exist_ok=True)
     (state_dir / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state_dir / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     (state_dir / "status").touch()
     sources = state_dir / "sources.list"
     sources.write_text(f"deb [signed-by={KEYRING}] {mirror} {SUITE} {' '.join(COMPONENTS)}\n")
     options = [
-        f"-oDir::Etc::SourceList={sources}", "-oDir::Etc::SourceParts=/nonexistent",
+        f"-oDir::Etc::SourceList={sources}", f"-oDir::Etc::SourceParts={state_dir / 'sources.list.d'}",
         f"-oDir::State::Lists={state_dir / 'lists'}", f"-oDir::Cache={state_dir / 'cache'}",
         f"-oDir::State::status={state_dir / 'status'}", "-oAPT::Architecture=amd64",
         "-oDebug::NoLocking=1",

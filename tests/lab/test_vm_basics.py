@@ -74,7 +74,14 @@ def test_guest_reaches_a_udp_service_on_host_loopback(storage_lab: Lab) -> None:
     assert (result.rc, result.stdout.strip()) == (0, "pong:ping"), result
 
 
-def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(storage_lab: Lab, capture_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def facts() -> dict[str, str]:
+    """What the storage scenario's first test learnt that its continuation checks (the data checksum)."""
+    return {}
+
+
+def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(
+        storage_lab: Lab, capture_dir: Path, facts: dict[str, str]) -> None:
     node_a, node_b = storage_lab["storage-a"], storage_lab["storage-b"]
     portal = storage_lab.storage_address("storage-a")
     iqn = storage.export_disks(node_a, [storage.local_disk("storage-a-d0")], portal)
@@ -87,6 +94,7 @@ def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(storage_l
                  POOL, "mirror", local_leg, remote_leg], timeout=180, check=True)
     node_b.sh(f"head -c 8388608 /dev/urandom > /{POOL}/data && sync && zpool sync {POOL}")
     checksum = node_b.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0]
+    facts["checksum"] = checksum
 
     capture(capture_dir, "zpool_list_H_p.online", node_b, ["zpool", "list", "-H", "-p"])
     capture(capture_dir, "zpool_list_H_p_o_name_health.online", node_b,
@@ -106,7 +114,10 @@ def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(storage_l
     node_b.exec(["zpool", "export", POOL], timeout=120, check=True)
     scan = capture(capture_dir, "zpool_import_scan", node_b, ["zpool", "import", "-d", "/dev/disk/by-path"])
     assert POOL in scan.stdout and scan.rc == 0
-    node_b.exec(["zpool", "import", "-d", "/dev/disk/by-path", POOL], timeout=120, check=True)
+    # Re-import from the two legs themselves: by-path names of virtio disks (pci-0000:00:05.0) are the
+    # same on every guest, so a label pointing there would send the peer to its own disk later.
+    node_b.exec(["zpool", "import", "-d", f"{local_leg}-part1", "-d", f"{remote_leg}-part1", POOL],
+                timeout=120, check=True)
 
     # storage-a sees its own disk through its own portal, as any other host on the SAN could: while
     # storage-b holds the pool with multihost=on, the activity check must refuse the import.
@@ -148,3 +159,53 @@ def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(storage_l
     capture(capture_dir, "kstat_state.degraded", node_b, ["cat", f"/proc/spl/kstat/zfs/{POOL}/state"])
     capture(capture_dir, "iscsiadm_session.target_down", node_b, ["iscsiadm", "-m", "session"])
     capture(capture_dir, "iscsiadm_session_P3.target_down", node_b, ["iscsiadm", "-m", "session", "-P", "3"])
+
+
+def test_mirror_resilvers_and_the_peer_imports_after_the_holder_dies(
+        storage_lab: Lab, capture_dir: Path, facts: dict[str, str]) -> None:
+    """Continues the scenario above: storage-a returns, the mirror heals, then storage-b dies and
+    storage-a imports the pool from its own disk once the activity check sees no writer."""
+    node_a, node_b = storage_lab["storage-a"], storage_lab["storage-b"]
+    assert storage.pool_health(node_b, POOL) == "DEGRADED" and not node_a.running, "needs the previous test"
+    portal = storage_lab.storage_address("storage-a")
+    iqn = storage.target_iqn(node_a)
+    remote_leg = storage.lun_path(portal, iqn, 0)
+
+    node_a.power_on()
+    print(f"storage-a ready again in {node_a.wait_ready():.0f} s")
+    # The target comes back from saveconfig.json; storage-b's initiator keeps reopening the session.
+    assert iqn in node_a.exec(["targetcli", "ls", "/iscsi"], check=True).stdout
+    deadline = time.monotonic() + 120
+    while "LOGGED_IN" not in node_b.exec(["iscsiadm", "-m", "session", "-P", "1"]).stdout:
+        assert time.monotonic() < deadline, "iSCSI session did not recover"
+        time.sleep(2)
+    storage.wait_for_path(node_b, remote_leg)
+    capture(capture_dir, "zpool_online", node_b, ["zpool", "online", POOL, remote_leg])
+    # ONLINE right after `zpool online` does not mean resynced: the resilver starts asynchronously, and
+    # until it has run the returning leg still misses the outage's writes (its peer could not import
+    # from it). Wait for the scan line that says it happened.
+    deadline = time.monotonic() + 300
+    while "resilvered" not in node_b.exec(["zpool", "status", POOL]).stdout:
+        assert time.monotonic() < deadline, "resilver never completed"
+        node_b.exec(["zpool", "wait", "-t", "resilver", POOL], timeout=300)
+        time.sleep(1)
+    node_b.exec(["zpool", "sync", POOL], timeout=120, check=True)
+    capture(capture_dir, "zpool_status.resilvered", node_b, ["zpool", "status", POOL])
+    assert storage.pool_health(node_b, POOL) == "ONLINE"
+
+    node_b.kill()
+    node_a.exec(["targetcli", "clearconfig", "confirm=True"], timeout=120, check=True)
+    capture(capture_dir, "zpool_import_scan.holder_dead", node_a, ["zpool", "import", "-d", "/dev/disk/by-id"])
+    started = time.monotonic()
+    plain = capture(capture_dir, "zpool_import.holder_dead", node_a,
+                    ["zpool", "import", "-d", "/dev/disk/by-id", POOL], timeout=300)
+    print(f"import without -f: rc {plain.rc} after {time.monotonic() - started:.1f} s")
+    if plain.rc != 0:
+        started = time.monotonic()
+        forced = capture(capture_dir, "zpool_import_f.holder_dead", node_a,
+                         ["zpool", "import", "-f", "-d", "/dev/disk/by-id", POOL], timeout=300)
+        print(f"import -f: rc {forced.rc} after {time.monotonic() - started:.1f} s")
+        assert forced.rc == 0, forced
+    assert storage.pool_health(node_a, POOL) == "DEGRADED"
+    assert node_a.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0] == facts["checksum"]
+    capture(capture_dir, "zpool_status.imported_after_holder_death", node_a, ["zpool", "status", POOL])
