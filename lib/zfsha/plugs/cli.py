@@ -30,6 +30,8 @@ UNKNOWN_HOST_KEY = r"(?i)continue connecting \(yes/no"
 BAD_HOST_KEY = r"(?i)host key verification failed|remote host identification has changed"
 DENIED = r"(?i)permission denied|login incorrect|authentication failed|access denied"
 REFUSED = r"(?i)connection refused"
+# What the telnet client itself prints on connecting; not an answer from the device.
+TELNET_CLIENT_LINES = re.compile(r"(?im)^\s*(trying \S+\.\.\.|connected to \S+|escape character is .*)\s*$")
 UNREACHABLE = (
     r"(?i)no route to host|network is unreachable|could not resolve hostname|name or service not known"
     r"|connection timed out|unknown host"
@@ -111,7 +113,9 @@ class CommandLinePlug:
             ]
         else:
             client = run.which("telnet")
-            argv = [settings.host, str(settings.port)]
+            # -E: no escape character, so no byte of a password or command drops the client into its own
+            # `telnet> ` command mode (whose prompt the default cmd_prompt would even take for the device's).
+            argv = ["-E", "--", settings.host, str(settings.port)]
         if client is None:
             raise FenceError(f"{self.label}: the {settings.scheme} client is not installed")
         try:
@@ -170,8 +174,8 @@ class CommandLinePlug:
             elif index == 7:
                 return
             elif index == 8:
-                self._fail(f"the session ended before a prompt appeared: {_shown(str(session.before))}")
-            elif not typed_password and not typed_username and not str(session.before).strip():
+                self._fail(f"the session ended before a prompt appeared: {_shown(_device_text(str(session.before)))}")
+            elif not typed_password and not typed_username and not _device_text(str(session.before)):
                 self._fail(f"no answer from the device within {wait:g}s")
             else:
                 self._fail(f"no prompt matching {settings.prompt!r} within {wait:g}s (check cmd_prompt)")
@@ -204,6 +208,11 @@ def _pexpect() -> Any:
     import pexpect
 
     return pexpect
+
+
+def _device_text(output: str) -> str:
+    """What the device sent, without the telnet client's own connection messages."""
+    return TELNET_CLIENT_LINES.sub("", output).strip()
 
 
 def _shown(output: str) -> str:
