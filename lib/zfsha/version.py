@@ -5,18 +5,16 @@ from functools import cache
 
 @cache
 def version() -> str:
-    """Return the installed distribution's version, or setup.cfg's when running from the tree."""
+    """setup.cfg's version when running from the tree, else the installed distribution's."""
     import configparser
     from importlib import metadata
-
-    try:
-        return metadata.version("zfsha")
-    except metadata.PackageNotFoundError:
-        pass
     from pathlib import Path
 
     setup_cfg = Path(__file__).resolve().parents[2] / "setup.cfg"
     parser = configparser.ConfigParser()
-    if parser.read(setup_cfg):
-        return parser.get("metadata", "version", fallback="0")
-    return "0"
+    if parser.read(setup_cfg) and parser.has_option("metadata", "version"):
+        return parser.get("metadata", "version")
+    try:
+        return metadata.version("zfsha")
+    except metadata.PackageNotFoundError:
+        return "0"
