@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import pytest
 from lab.peers.mpower.telnet import MPowerTelnetPeer, busybox_has_telnetd
 from lab.peers.outlets import PowerBoard
 from tests.fence.smartplug_fixtures import SECRET, HookLog, free_port, run_agent, silent_port
+from tests.fence.test_fence_smartplug import processes_holding
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0
@@ -152,15 +156,27 @@ def test_a_device_that_accepts_but_never_answers_is_named_as_such():
         assert_failed_with_one_line(run_agent(options, timeout=30), "no answer")
 
 
-def test_the_password_never_reaches_stdout_stderr_or_the_debug_file(plug: TelnetPlug, tmp_path: Path):
+def run_agent_watching_processes(options: dict[str, str], secret: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """run_agent, while scanning every process's argv and environment on the host for the secret."""
+    found: set[str] = set()
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(run_agent, options)
+        while not running.done():
+            found |= processes_holding(secret.encode())
+            time.sleep(0.01)
+        return running.result(), found
+
+
+def test_the_password_never_reaches_argv_stdout_stderr_or_the_debug_file(plug: TelnetPlug, tmp_path: Path):
     debug = tmp_path / "debug.log"
-    outputs = []
-    for action, port, password in [("off", "1", SECRET), ("on", "1", SECRET), ("status", "1", SECRET + "-wrong")]:
-        result = run_agent(
-            {**plug.options, "password": password, "action": action, "port": port, "verbose": "1", "debug_file": str(debug)}
-        )
+    outputs, leaks = [], set()
+    for action, password in [("off", SECRET), ("on", SECRET), ("status", SECRET + "-wrong")]:
+        options = {**plug.options, "password": password, "action": action, "port": "1", "verbose": "1", "debug_file": str(debug)}
+        result, found = run_agent_watching_processes(options, SECRET)
         outputs += [result.stdout, result.stderr]
+        leaks |= found
     assert plug.hooks.lines(2) == ["1 off", "1 on"]
+    assert not leaks, f"secret in argv/environment of {leaks}"
     recorded = debug.read_text()
     assert recorded.strip()
     for text in [*outputs, recorded]:
