@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 APT_RUNTIME := python3-lxml python3-requests python3-pyghmi python3-pexpect python3-rtslib-fb
 APT_CLUSTER := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents ipmitool
 APT_BUILD   := dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools
-APT_TEST    := python3-pytest python3-venv iproute2 util-linux procps openssh-server openssl iputils-arping
+APT_TEST    := python3-pytest python3-venv iproute2 util-linux procps openssh-server openssl iputils-arping busybox-static telnet
 APT_PACKAGING := rpm lintian man-db python3-pip python3-wheel python3-build python3-installer
 APT_ALL     := $(APT_RUNTIME) $(APT_CLUSTER) $(APT_BUILD) $(APT_TEST) $(APT_PACKAGING)
 
