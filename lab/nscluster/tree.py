@@ -66,24 +66,27 @@ def run_with_tree(
     mode = agents_mode(agents)
     full_env = {"PATH": DAEMON_PATH, **(env or {})}
     if mode == "installed":
-        command = list(argv)
-    else:
-        full_env.update(tree_python_env(repo, full_env.get("PYTHONPATH")))
-        ensure_provider_dir()
-        mounts = [{"type": "mask", "dst": "/proc/sysrq-trigger"}, *tree_mounts(repo)]
-        command = [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            PYTHON,
-            str(BOOT_SCRIPT),
-            "exec",
-            json.dumps(mounts),
-            *argv,
-        ]
-    return subprocess.run(command, env=full_env, input=input, capture_output=True, text=True, timeout=timeout, cwd="/")
+        return subprocess.run(list(argv), env=full_env, input=input, capture_output=True, text=True, timeout=timeout, cwd="/")
+    full_env.update(tree_python_env(repo, full_env.get("PYTHONPATH")))
+    return run_with_mounts(argv, tree_mounts(repo), env=full_env, input=input, timeout=timeout)
+
+
+def run_with_mounts(
+    argv: list[str],
+    mounts: list[dict],
+    *,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    timeout: float | None = 120.0,
+) -> subprocess.CompletedProcess[str]:
+    """Run argv in a private mount namespace where `mounts` (boot.py's mount specs) are laid over the
+    host's paths, e.g. the working tree's or an unpacked package's agents over the standard ones."""
+    ensure_provider_dir()
+    specs = [{"type": "mask", "dst": "/proc/sysrq-trigger"}, *mounts]
+    command = ["unshare", "--mount", "--propagation", "private", "--", PYTHON, str(BOOT_SCRIPT), "exec", json.dumps(specs), *argv]
+    return subprocess.run(
+        command, env={"PATH": DAEMON_PATH, **(env or {})}, input=input, capture_output=True, text=True, timeout=timeout, cwd="/"
+    )
 
 
 def ensure_provider_dir() -> None:

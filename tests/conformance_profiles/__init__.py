@@ -27,9 +27,13 @@ from __future__ import annotations
 
 import importlib
 import subprocess
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+READY_TIMEOUT = 30.0
 
 
 @dataclass
@@ -66,3 +70,37 @@ def module_for(executable: str):  # type: ignore[no-untyped-def]
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def running_peer(setup: PeerSetup, name: str, argv: Sequence[str]) -> Iterator[int]:
+    """Start a lab peer with `setup.spawn` and yield the port of its "READY <port>" line.
+
+    spawn() takes only argv, so the READY line goes to a file and the repo onto the peer's path. The
+    peer is stopped (SIGTERM, then SIGKILL) when the block ends.
+    """
+    ready_file = setup.workdir / f"{name}.ready"
+    ready_file.unlink(missing_ok=True)
+    wrapped = ["env", f"PYTHONPATH={repo_root()}", "sh", "-c", 'exec "$@" > "$0"', str(ready_file), *argv]
+    process = setup.spawn(wrapped)
+    try:
+        yield _ready_port(process, ready_file, name)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ready_port(process: subprocess.Popen[bytes], ready_file: Path, name: str) -> int:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"peer {name} exited with status {process.returncode} before it was ready")
+        words = ready_file.read_text().split() if ready_file.exists() else []
+        if len(words) >= 2 and words[0] == "READY":
+            return int(words[1])
+        time.sleep(0.05)
+    raise RuntimeError(f"peer {name} did not report READY within {READY_TIMEOUT:g} s")

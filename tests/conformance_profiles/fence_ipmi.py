@@ -10,19 +10,16 @@ with a pcmk_host_map. The password reaches the agent through password_script, ne
 from __future__ import annotations
 
 import shlex
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from tests.conformance_profiles import PeerSetup, PowerHooks, repo_root
+from tests.conformance_profiles import PeerSetup, PowerHooks, running_peer
 
 ONE_MACHINE_PER_DEVICE = True
 PYTHON = "/usr/bin/python3"
 USERNAME = "fencer"
 PASSWORD = "Conformance-Bmc-5e1"
-READY_TIMEOUT = 30.0
 
 
 @contextmanager
@@ -59,38 +56,13 @@ def _bmc(setup: PeerSetup, name: str, hooks: PowerHooks) -> Iterator[int]:
     credentials = _private_file(
         setup.workdir / f"bmc-{name}.credentials", f"username={USERNAME}\npassword={PASSWORD}\nprivilege=operator\n"
     )
-    ready_file = setup.workdir / f"bmc-{name}.ready"
-    ready_file.unlink(missing_ok=True)
     argv = [
         PYTHON, "-m", "lab.peers.ipmi", "--listen", setup.address, "--port", "0",
         "--outlet", f"{name}=ON", "--credentials-file", str(credentials),
         "--off-hook", f"{name}={shlex.join(hooks.off)}", "--on-hook", f"{name}={shlex.join(hooks.on)}",
     ]  # fmt: skip
-    # spawn() takes only argv: the peer's "READY <port>" line goes to a file, the repo onto its path.
-    wrapped = ["env", f"PYTHONPATH={repo_root()}", "sh", "-c", 'exec "$@" > "$0"', str(ready_file), *argv]
-    process = setup.spawn(wrapped)
-    try:
-        yield _wait_ready(process, ready_file)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], ready_file: Path) -> int:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the BMC peer exited with {process.returncode} before it was ready")
-        if ready_file.exists():
-            word, _, port = ready_file.read_text().strip().partition(" ")
-            if word == "READY" and port:
-                return int(port)
-        time.sleep(0.05)
-    raise RuntimeError(f"the BMC peer was not ready within {READY_TIMEOUT:g} s")
+    with running_peer(setup, f"bmc-{name}", argv) as port:
+        yield port
 
 
 def _private_file(path: Path, text: str) -> Path:

@@ -4,14 +4,12 @@ working tree there), then pcs describes every agent."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from lab.nscluster.layout import BOOT_SCRIPT, DAEMON_PATH, PYTHON
-from lab.nscluster.tree import DIST_PACKAGES, OCF_PROVIDER_DIR, ensure_provider_dir
+from lab.nscluster.tree import DIST_PACKAGES, OCF_PROVIDER_DIR, ensure_provider_dir, run_with_mounts
 
 from .conftest import is_root, require_tools, tree_agents, tree_fence_agents
 
@@ -19,7 +17,6 @@ from .conftest import is_root, require_tools, tree_agents, tree_fence_agents
 def package_mounts(root: Path) -> list[dict]:
     """boot.py mount operations putting the unpacked package where it would be installed."""
     return [
-        {"type": "mask", "dst": "/proc/sysrq-trigger"},
         {"type": "bind", "src": str(root / OCF_PROVIDER_DIR.relative_to("/")), "dst": str(OCF_PROVIDER_DIR), "ro": True},
         {"type": "overlay", "lower": [str(root / "usr/sbin"), "/usr/sbin"], "dst": "/usr/sbin"},
         {"type": "overlay", "lower": [str(root / DIST_PACKAGES.lstrip("/")), DIST_PACKAGES], "dst": DIST_PACKAGES},
@@ -29,19 +26,7 @@ def package_mounts(root: Path) -> list[dict]:
 def run_over_package(root: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
     # overlayfs splits lowerdir on ':' and mount options on ','.
     assert ":" not in str(root) and "," not in str(root), root
-    command = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--",
-        PYTHON,
-        str(BOOT_SCRIPT),
-        "exec",
-        json.dumps(package_mounts(root)),
-        *argv,
-    ]
-    return subprocess.run(command, env={"PATH": DAEMON_PATH}, capture_output=True, text=True, timeout=120, cwd="/")
+    return run_with_mounts(argv, package_mounts(root))
 
 
 @pytest.fixture(scope="module")
