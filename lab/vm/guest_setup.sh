@@ -23,14 +23,20 @@ modinfo -k "$guest_kernel" zfs | grep -E '^(filename|version):'
 stamp "packages $*"
 install_packages "$@"
 
-# Pools are imported by the cluster, never by boot; the cluster daemons are started by tests.
+systemctl enable systemd-networkd.service lab-identity.service
+systemctl enable qemu-guest-agent.service 2>/dev/null || true
+# Pools are imported by the cluster, never by boot; the cluster daemons are started by tests;
+# ifupdown's networking.service is replaced by networkd (configured by lab-identity).
 for unit in zfs-import-cache.service zfs-import-scan.service pcsd.service pcsd-ruby.service \
-        corosync.service pacemaker.service systemd-networkd-wait-online.service \
+        corosync.service pacemaker.service networking.service e2scrub_reap.service \
         apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer; do
     systemctl disable "$unit" 2>/dev/null || true
 done
-systemctl enable systemd-networkd.service lab-identity.service
-systemctl enable qemu-guest-agent.service 2>/dev/null || true
+# Each cost 9-20 s of an emulated boot and nothing in the lab waits on them. zfs-load-module.service
+# Requires= udev-settle, so the module is loaded by systemd-modules-load instead (spl reads
+# /etc/hostid when asked, so loading before lab-identity runs is fine).
+systemctl mask systemd-networkd-wait-online.service systemd-udev-settle.service zfs-load-module.service
+echo zfs > /etc/modules-load.d/zfs.conf
 systemctl set-default multi-user.target
 
 echo "LABEL=root / ext4 errors=remount-ro 0 1" > /etc/fstab

@@ -188,6 +188,10 @@ def ensure_image(cache_dir: Path | None = None, force: bool = False) -> Image:
         log(f"reusing image {directory}")
         return Image.load(directory)
     build_image(directory, mirror, versions)
+    for stale in cache_dir.glob(f"{SUITE}-*"):
+        # One image is what a CI cache should carry; older ones only cost space.
+        if stale != directory and (stale / "manifest.json").is_file():
+            shutil.rmtree(stale, ignore_errors=True)
     return Image.load(directory)
 
 

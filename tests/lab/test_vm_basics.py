@@ -8,7 +8,9 @@ Along the way the real output of zpool/iscsiadm is kept for the unit tests' pars
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -45,6 +47,7 @@ def test_guests_apply_their_identity_and_reach_each_other(storage_lab: Lab) -> N
         assert guest.exec(["hostid"]).stdout.strip() == guest.identity.hostid
         assert guest.read_file("/etc/iscsi/initiatorname.iscsi").decode().strip() == \
             f"InitiatorName={guest.identity.iqn}"
+        assert guest.exec(["systemctl", "--failed", "--no-legend", "--plain"]).stdout == ""
         failing = guest.exec(["sh", "-c", "echo out; echo err >&2; exit 3"], input="ignored")
         assert failing == ExecResult(3, "out\n", "err\n")
     peer = storage_lab.storage_address("storage-a")
@@ -72,6 +75,26 @@ def test_guest_reaches_a_udp_service_on_host_loopback(storage_lab: Lab) -> None:
         responder.join(timeout=70)
         server.close()
     assert (result.rc, result.stdout.strip()) == (0, "pong:ping"), result
+
+
+def test_install_deb_installs_a_package_in_every_running_guest(storage_lab: Lab, tmp_path: Path) -> None:
+    tree = tmp_path / "pkg"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN" / "control").write_text(
+        "Package: zfsha-lab-probe\nVersion: 1.0\nArchitecture: all\nMaintainer: lab <lab@zfsha.invalid>\n"
+        "Description: proves lab.vm can install a package\n")
+    payload = os.urandom(3 << 20)  # bigger than one guest-file-write chunk, incompressible
+    (tree / "usr/share/zfsha-lab-probe").mkdir(parents=True)
+    (tree / "usr/share/zfsha-lab-probe/payload").write_bytes(payload)
+    deb = tmp_path / "zfsha-lab-probe_1.0_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "-Znone", str(tree), str(deb)], check=True, capture_output=True)
+    started = time.monotonic()
+    storage_lab.install_deb(deb)
+    print(f"{deb.stat().st_size >> 10} KiB .deb installed in 2 guests in {time.monotonic() - started:.1f} s")
+    for name in ("storage-a", "storage-b"):
+        guest = storage_lab[name]
+        assert guest.exec(["dpkg-query", "-W", "-f", "${Status}", "zfsha-lab-probe"]).stdout == "install ok installed"
+        assert guest.read_file("/usr/share/zfsha-lab-probe/payload") == payload
 
 
 @pytest.fixture(scope="module")
