@@ -7,5 +7,4 @@ from lab.vm.guest import ExecResult, Guest, GuestCommandError, HostNic, Identity
 from lab.vm.image import Image, ensure_image
 from lab.vm.lab import Lab
 
-__all__ = ["ExecResult", "Guest", "GuestCommandError", "HostNic", "Identity", "Image", "Lab", "Nic", "Segment",
-           "ensure_image"]
+__all__ = ["ExecResult", "Guest", "GuestCommandError", "HostNic", "Identity", "Image", "Lab", "Nic", "Segment", "ensure_image"]

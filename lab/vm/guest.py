@@ -77,8 +77,7 @@ class HostNic:
     address: str = "169.254.214.15/24"
 
     def netdev(self, netdev_id: str) -> str:
-        return (f"user,id={netdev_id},net={self.network},host={self.host},ipv6=off,"
-                f"dhcpstart={self.network.rsplit('.', 1)[0]}.100")
+        return f"user,id={netdev_id},net={self.network},host={self.host},ipv6=off,dhcpstart={self.network.rsplit('.', 1)[0]}.100"
 
 
 @dataclass(frozen=True)
@@ -99,9 +98,18 @@ class Identity:
 class Guest:
     """A qemu guest booted directly from the base image's kernel, with a qcow2 overlay of its own."""
 
-    def __init__(self, name: str, base_image: Image, workdir: Path, mem: int = 2048, cpus: int = 1,
-                 data_disks: list[tuple[str, int]] | tuple[()] = (), nets: list[Nic | HostNic] | tuple[()] = (),
-                 kernel_cmdline_identity: Identity | None = None, accel: str = DEFAULT_ACCEL) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_image: Image,
+        workdir: Path,
+        mem: int = 2048,
+        cpus: int = 1,
+        data_disks: list[tuple[str, int]] | tuple[()] = (),
+        nets: list[Nic | HostNic] | tuple[()] = (),
+        kernel_cmdline_identity: Identity | None = None,
+        accel: str = DEFAULT_ACCEL,
+    ) -> None:
         """data_disks: (serial, size in MiB) pairs, seen in the guest as /dev/disk/by-id/virtio-<serial>."""
         self.name = name
         self.image = base_image
@@ -134,11 +142,18 @@ class Guest:
         return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
 
     def kernel_cmdline(self) -> str:
-        words = ["console=ttyS0,115200", "root=LABEL=root", "rw", "quiet", "panic=5",
-                 f"systemd.machine_id={hashlib.md5(self.name.encode()).hexdigest()}",
-                 f"systemd.hostname={self.identity.hostname}",
-                 f"lab.hostname={self.identity.hostname}", f"lab.hostid={self.identity.hostid}",
-                 f"lab.iqn={self.identity.iqn}"]
+        words = [
+            "console=ttyS0,115200",
+            "root=LABEL=root",
+            "rw",
+            "quiet",
+            "panic=5",
+            f"systemd.machine_id={hashlib.md5(self.name.encode()).hexdigest()}",
+            f"systemd.hostname={self.identity.hostname}",
+            f"lab.hostname={self.identity.hostname}",
+            f"lab.hostid={self.identity.hostid}",
+            f"lab.iqn={self.identity.iqn}",
+        ]
         nets = [f"{self.mac(i)}@{nic.address}" for i, nic in enumerate(self.nets)]
         if nets:
             words.append("lab.net=" + ",".join(nets))
@@ -147,25 +162,57 @@ class Guest:
         return " ".join(words)
 
     def qemu_argv(self) -> list[str]:
-        argv = [QEMU, "-name", self.name, "-machine", "pc", *ACCEL_ARGS[self.accel],
-                "-smp", str(self.cpus), "-m", str(self.mem), "-nodefaults", "-display", "none", "-vga", "none",
-                "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
-                "-append", self.kernel_cmdline(),
-                "-drive", f"file={self.workdir / 'root.qcow2'},format=qcow2,if=none,id=root,discard=unmap",
-                "-device", "virtio-blk-pci,drive=root,serial=root",
-                "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
-                "-chardev", f"socket,id=serial0,path={self.serial_socket},server=on,wait=off,"
-                            f"logfile={self.console_log},logappend=on",
-                "-serial", "chardev:serial0",
-                "-chardev", f"socket,id=qga0,path={self.agent.path},server=on,wait=off",
-                "-device", "virtio-serial-pci",
-                "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
-                "-object", "rng-random,id=rng0,filename=/dev/urandom",
-                "-device", "virtio-rng-pci,rng=rng0"]
+        argv = [
+            QEMU,
+            "-name",
+            self.name,
+            "-machine",
+            "pc",
+            *ACCEL_ARGS[self.accel],
+            "-smp",
+            str(self.cpus),
+            "-m",
+            str(self.mem),
+            "-nodefaults",
+            "-display",
+            "none",
+            "-vga",
+            "none",
+            "-kernel",
+            str(self.image.kernel),
+            "-initrd",
+            str(self.image.initrd),
+            "-append",
+            self.kernel_cmdline(),
+            "-drive",
+            f"file={self.workdir / 'root.qcow2'},format=qcow2,if=none,id=root,discard=unmap",
+            "-device",
+            "virtio-blk-pci,drive=root,serial=root",
+            "-qmp",
+            f"unix:{self.qmp_socket},server=on,wait=off",
+            "-chardev",
+            f"socket,id=serial0,path={self.serial_socket},server=on,wait=off,logfile={self.console_log},logappend=on",
+            "-serial",
+            "chardev:serial0",
+            "-chardev",
+            f"socket,id=qga0,path={self.agent.path},server=on,wait=off",
+            "-device",
+            "virtio-serial-pci",
+            "-device",
+            "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+            "-object",
+            "rng-random,id=rng0,filename=/dev/urandom",
+            "-device",
+            "virtio-rng-pci,rng=rng0",
+        ]
         for serial, _size in self.data_disks:
             # Raw files: no qcow2 metadata in qemu's memory, so a SIGKILL loses nothing the guest flushed.
-            argv += ["-drive", f"file={self.workdir / f'data-{serial}.raw'},format=raw,if=none,id=d-{serial}",
-                     "-device", f"virtio-blk-pci,drive=d-{serial},serial={serial}"]
+            argv += [
+                "-drive",
+                f"file={self.workdir / f'data-{serial}.raw'},format=raw,if=none,id=d-{serial}",
+                "-device",
+                f"virtio-blk-pci,drive=d-{serial},serial={serial}",
+            ]
         for index, nic in enumerate(self.nets):
             netdev = nic.netdev(f"n{index}") if isinstance(nic, HostNic) else nic.segment.netdev(f"n{index}")
             argv += ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=n{index},mac={self.mac(index)}"]
@@ -175,8 +222,9 @@ class Guest:
         self.workdir.mkdir(parents=True, exist_ok=True)
         root = self.workdir / "root.qcow2"
         if not root.exists():
-            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-                            "-b", str(self.image.disk), str(root)], check=True)
+            subprocess.run(
+                ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(self.image.disk), str(root)], check=True
+            )
         for serial, size_mib in self.data_disks:
             disk = self.workdir / f"data-{serial}.raw"
             if not disk.exists():
@@ -195,8 +243,14 @@ class Guest:
         stderr = open(self.workdir / "qemu.stderr", "ab")
         # Own session: a Ctrl-C aimed at pytest must not power the guests off behind the lab's back;
         # but if the process that started qemu dies, qemu dies with it (nothing is left running).
-        self.process = subprocess.Popen(self.qemu_argv(), stdin=subprocess.DEVNULL, stdout=stderr,
-                                        stderr=stderr, start_new_session=True, preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            self.qemu_argv(),
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         stderr.close()
         self.boots += 1
         self.agent.close()
@@ -248,22 +302,25 @@ class Guest:
                 break
             except (OSError, TimeoutError, ValueError, QemuJsonError):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{self.name}: guest agent silent after {timeout:.0f} s "
-                                       f"(see {self.console_log})") from None
+                    raise TimeoutError(
+                        f"{self.name}: guest agent silent after {timeout:.0f} s (see {self.console_log})"
+                    ) from None
                 time.sleep(0.5)
         # The agent starts early; wait for the boot transaction so identity, network and iscsid are up.
         remaining = max(10.0, deadline - time.monotonic())
         self.exec(["systemctl", "is-system-running", "--wait"], timeout=remaining)
         return time.monotonic() - started
 
-    def exec(self, argv: list[str], input: bytes | str | None = None, timeout: float = 120.0,
-             check: bool = False) -> ExecResult:
+    def exec(self, argv: list[str], input: bytes | str | None = None, timeout: float = 120.0, check: bool = False) -> ExecResult:
         """Run argv in the guest (guest-exec, then poll guest-exec-status) and return rc, stdout, stderr.
 
         The command runs under timeout(1) because guest-exec has no way to kill what it started.
         """
         arguments: dict[str, object] = {
-            "path": "/usr/bin/timeout", "arg": ["-k", "5", str(int(timeout)), *argv], "capture-output": True}
+            "path": "/usr/bin/timeout",
+            "arg": ["-k", "5", str(int(timeout)), *argv],
+            "capture-output": True,
+        }
         if input is not None:
             data = input.encode() if isinstance(input, str) else input
             arguments["input-data"] = base64.b64encode(data).decode()
@@ -281,7 +338,8 @@ class Guest:
         result = ExecResult(
             status.get("exitcode", 128 + status.get("signal", 0)),
             base64.b64decode(status.get("out-data", "")).decode(errors="replace"),
-            base64.b64decode(status.get("err-data", "")).decode(errors="replace"))
+            base64.b64decode(status.get("err-data", "")).decode(errors="replace"),
+        )
         if result.rc == 124 and argv[0] != "timeout":
             raise TimeoutError(f"{self.name}: {shlex.join(argv)} timed out after {timeout} s")
         if check and result.rc != 0:
@@ -298,7 +356,7 @@ class Guest:
         handle = self.agent.execute("guest-file-open", {"path": path, "mode": "w"})
         try:
             for offset in range(0, len(payload), WRITE_CHUNK) or [0]:
-                chunk = payload[offset:offset + WRITE_CHUNK]
+                chunk = payload[offset : offset + WRITE_CHUNK]
                 self.agent.execute("guest-file-write", {"handle": handle, "buf-b64": base64.b64encode(chunk).decode()})
         finally:
             self.agent.execute("guest-file-close", {"handle": handle})

@@ -34,10 +34,25 @@ IMAGE_LAYOUT = 1
 # Installed after the kernel and ZFS, in one apt transaction. pacemaker-cli-utils is named because
 # --no-install-recommends would otherwise drop crm_mon.
 STACK_PACKAGES = (
-    "targetcli-fb", "python3-rtslib-fb", "open-iscsi",
-    "pacemaker", "pacemaker-cli-utils", "corosync", "pcs", "resource-agents", "fence-agents",
-    "qemu-guest-agent", "python3-lxml", "python3-requests", "python3-pyghmi", "python3-pexpect",
-    "ipmitool", "lsscsi", "procps", "iproute2", "kmod",
+    "targetcli-fb",
+    "python3-rtslib-fb",
+    "open-iscsi",
+    "pacemaker",
+    "pacemaker-cli-utils",
+    "corosync",
+    "pcs",
+    "resource-agents",
+    "fence-agents",
+    "qemu-guest-agent",
+    "python3-lxml",
+    "python3-requests",
+    "python3-pyghmi",
+    "python3-pexpect",
+    "ipmitool",
+    "lsscsi",
+    "procps",
+    "iproute2",
+    "kmod",
 )
 # Whose versions go into the cache key (the ones that decide what the lab proves).
 KEY_PACKAGES = ("linux-image-amd64", "linux-headers-amd64", "zfs-dkms", "zfsutils-linux", *STACK_PACKAGES)
@@ -64,8 +79,7 @@ class Image:
     @classmethod
     def load(cls, directory: Path) -> Image:
         manifest = json.loads((directory / "manifest.json").read_text())
-        return cls(directory, directory / "base.qcow2", directory / "vmlinuz", directory / "initrd.img",
-                   manifest["guest_kernel"])
+        return cls(directory, directory / "base.qcow2", directory / "vmlinuz", directory / "initrd.img", manifest["guest_kernel"])
 
 
 def log(message: str) -> None:
@@ -74,12 +88,16 @@ def log(message: str) -> None:
 
 def ensure_host_tools() -> None:
     """apt-get install the host tools the lab needs, only those that are missing."""
-    missing = sorted({package for tool, package in HOST_TOOLS.items()
-                      if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")})
+    missing = sorted(
+        {package for tool, package in HOST_TOOLS.items() if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")}
+    )
     if missing:
         log(f"installing host tools: {' '.join(missing)}")
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *missing], check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "--no-install-recommends", *missing],
+            check=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
 
 
 def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
@@ -130,14 +148,18 @@ def resolve_versions(mirror: str, state_dir: Path) -> dict[str, str]:
     sources = state_dir / "sources.list"
     sources.write_text(f"deb [signed-by={KEYRING}] {mirror} {SUITE} {' '.join(COMPONENTS)}\n")
     options = [
-        f"-oDir::Etc::SourceList={sources}", f"-oDir::Etc::SourceParts={state_dir / 'sources.list.d'}",
-        f"-oDir::State::Lists={state_dir / 'lists'}", f"-oDir::Cache={state_dir / 'cache'}",
-        f"-oDir::State::status={state_dir / 'status'}", "-oAPT::Architecture=amd64",
+        f"-oDir::Etc::SourceList={sources}",
+        f"-oDir::Etc::SourceParts={state_dir / 'sources.list.d'}",
+        f"-oDir::State::Lists={state_dir / 'lists'}",
+        f"-oDir::Cache={state_dir / 'cache'}",
+        f"-oDir::State::status={state_dir / 'status'}",
+        "-oAPT::Architecture=amd64",
         "-oDebug::NoLocking=1",
     ]
     subprocess.run(["apt-get", *options, "-qq", "update"], check=True, stdout=subprocess.DEVNULL)
-    shown = subprocess.run(["apt-cache", *options, "show", "--no-all-versions", *KEY_PACKAGES],
-                           check=True, capture_output=True, text=True).stdout
+    shown = subprocess.run(
+        ["apt-cache", *options, "show", "--no-all-versions", *KEY_PACKAGES], check=True, capture_output=True, text=True
+    ).stdout
     versions: dict[str, str] = {}
     for stanza in shown.split("\n\n"):
         fields = _deb822_fields(stanza)
@@ -162,8 +184,16 @@ def build_inputs_digest() -> str:
 
 
 def image_key(versions: dict[str, str]) -> str:
-    payload = json.dumps({"suite": SUITE, "components": COMPONENTS, "stack": STACK_PACKAGES,
-                          "inputs": build_inputs_digest(), "versions": versions}, sort_keys=True)
+    payload = json.dumps(
+        {
+            "suite": SUITE,
+            "components": COMPONENTS,
+            "stack": STACK_PACKAGES,
+            "inputs": build_inputs_digest(),
+            "versions": versions,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -196,8 +226,7 @@ def ensure_image(cache_dir: Path | None = None, force: bool = False) -> Image:
 
 
 def _newest_image(cache_dir: Path, inputs: str) -> Image | None:
-    manifests = [m for m in cache_dir.glob(f"{SUITE}-*/manifest.json")
-                 if json.loads(m.read_text()).get("inputs") == inputs]
+    manifests = [m for m in cache_dir.glob(f"{SUITE}-*/manifest.json") if json.loads(m.read_text()).get("inputs") == inputs]
     if not manifests:
         return None
     return Image.load(max(manifests, key=lambda m: m.stat().st_mtime).parent)
@@ -212,16 +241,22 @@ def build_image(directory: Path, mirror: str, versions: dict[str, str]) -> None:
         rootfs = scratch / "rootfs"
         step = time.monotonic()
         log(f"debootstrap {SUITE} from {mirror}")
-        subprocess.run(["debootstrap", f"--components={','.join(COMPONENTS)}", f"--keyring={KEYRING}",
-                        SUITE, str(rootfs), mirror], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["debootstrap", f"--components={','.join(COMPONENTS)}", f"--keyring={KEYRING}", SUITE, str(rootfs), mirror],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         timings["debootstrap"] = time.monotonic() - step
         (rootfs / "etc/apt/sources.list").write_text(f"deb {mirror} {SUITE} {' '.join(COMPONENTS)}\n")
         shutil.copytree(GUEST_FILES, rootfs, dirs_exist_ok=True, symlinks=True)
         shutil.copy2(GUEST_SETUP, rootfs / "root/guest_setup.sh")
         step = time.monotonic()
         with _chroot_mounts(rootfs):
-            subprocess.run(["chroot", str(rootfs), "/bin/sh", "/root/guest_setup.sh", *STACK_PACKAGES],
-                           check=True, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"})
+            subprocess.run(
+                ["chroot", str(rootfs), "/bin/sh", "/root/guest_setup.sh", *STACK_PACKAGES],
+                check=True,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root"},
+            )
         timings["chroot-provision"] = time.monotonic() - step
         (rootfs / "root/guest_setup.sh").unlink()
         (rootfs / "usr/sbin/policy-rc.d").unlink()
@@ -232,19 +267,23 @@ def build_image(directory: Path, mirror: str, versions: dict[str, str]) -> None:
         raw = scratch / "base.raw"
         used_mib = _tree_mib(rootfs)
         size_mib = used_mib + max(1024, used_mib // 2)
-        subprocess.run(["mkfs.ext4", "-q", "-L", "root", "-d", str(rootfs), str(raw), f"{size_mib}M"],
-                       check=True)
-        subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(scratch / "base.qcow2")],
-                       check=True)
+        subprocess.run(["mkfs.ext4", "-q", "-L", "root", "-d", str(rootfs), str(raw), f"{size_mib}M"], check=True)
+        subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(scratch / "base.qcow2")], check=True)
         raw.unlink()
         timings["pack"] = time.monotonic() - step
         shutil.copy2(rootfs / "etc/lab-packages.txt", scratch / "packages.txt")
         shutil.rmtree(rootfs)
         timings["total"] = time.monotonic() - started
-        manifest = {"guest_kernel": guest_kernel, "mirror": mirror, "versions": versions,
-                    "inputs": build_inputs_digest(), "root_mib": used_mib, "filesystem_mib": size_mib,
-                    "seconds": {k: round(v, 1) for k, v in timings.items()},
-                    "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        manifest = {
+            "guest_kernel": guest_kernel,
+            "mirror": mirror,
+            "versions": versions,
+            "inputs": build_inputs_digest(),
+            "root_mib": used_mib,
+            "filesystem_mib": size_mib,
+            "seconds": {k: round(v, 1) for k, v in timings.items()},
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         if directory.exists():
             shutil.rmtree(directory)

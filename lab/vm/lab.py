@@ -31,8 +31,16 @@ def default_base_port() -> int:
 class Lab:
     """Three guests, two segments; start/stop them together and copy files into all of them."""
 
-    def __init__(self, image: Image, workdir: Path | None = None, base_port: int | None = None,
-                 data_disks: int = 2, disk_mib: int = 256, mem: int = 2048, host_nic: bool = False) -> None:
+    def __init__(
+        self,
+        image: Image,
+        workdir: Path | None = None,
+        base_port: int | None = None,
+        data_disks: int = 2,
+        disk_mib: int = 256,
+        mem: int = 2048,
+        host_nic: bool = False,
+    ) -> None:
         """host_nic adds a user-mode NIC per guest through which host loopback services are reachable."""
         self.image = image
         root = Path(workdir) if workdir else DEFAULT_WORKDIR
@@ -46,12 +54,21 @@ class Lab:
         self.guests: dict[str, Guest] = {}
         for name, number in HOST_NUMBERS.items():
             disks = [(f"{name}-d{i}", disk_mib) for i in range(data_disks)] if name != "quorum" else []
-            nets: list[Nic | HostNic] = [Nic(self.storage_segment, f"{STORAGE_NET}.{number}/24"),
-                                         Nic(self.cluster_segment, f"{CLUSTER_NET}.{number}/24")]
+            nets: list[Nic | HostNic] = [
+                Nic(self.storage_segment, f"{STORAGE_NET}.{number}/24"),
+                Nic(self.cluster_segment, f"{CLUSTER_NET}.{number}/24"),
+            ]
             if host_nic:
                 nets.append(HostNic())
-            self.guests[name] = Guest(name, image, self.workdir, mem=mem, data_disks=disks, nets=nets,
-                                      kernel_cmdline_identity=Identity.for_name(name, hosts))
+            self.guests[name] = Guest(
+                name,
+                image,
+                self.workdir,
+                mem=mem,
+                data_disks=disks,
+                nets=nets,
+                kernel_cmdline_identity=Identity.for_name(name, hosts),
+            )
 
     def __getitem__(self, name: str) -> Guest:
         return self.guests[name]

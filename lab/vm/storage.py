@@ -57,8 +57,24 @@ def login(guest: Guest, address: str, iqn: str, port: int = ISCSI_PORT, replacem
     """Discover and log in to iqn at address:port, failing I/O replacement_timeout s after the link dies."""
     portal = f"{address}:{port}"
     guest.exec(["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal], timeout=60, check=True)
-    guest.exec(["iscsiadm", "-m", "node", "-T", iqn, "-p", portal, "-o", "update",
-                "-n", "node.session.timeo.replacement_timeout", "-v", str(replacement_timeout)], check=True)
+    guest.exec(
+        [
+            "iscsiadm",
+            "-m",
+            "node",
+            "-T",
+            iqn,
+            "-p",
+            portal,
+            "-o",
+            "update",
+            "-n",
+            "node.session.timeo.replacement_timeout",
+            "-v",
+            str(replacement_timeout),
+        ],
+        check=True,
+    )
     guest.exec(["iscsiadm", "-m", "node", "-T", iqn, "-p", portal, "--login"], timeout=60, check=True)
     guest.exec(["udevadm", "settle"], timeout=60)
 

@@ -45,8 +45,7 @@ def test_guests_apply_their_identity_and_reach_each_other(storage_lab: Lab) -> N
         rc, hostname, _ = guest.exec(["hostname"])
         assert (rc, hostname.strip()) == (0, name)
         assert guest.exec(["hostid"]).stdout.strip() == guest.identity.hostid
-        assert guest.read_file("/etc/iscsi/initiatorname.iscsi").decode().strip() == \
-            f"InitiatorName={guest.identity.iqn}"
+        assert guest.read_file("/etc/iscsi/initiatorname.iscsi").decode().strip() == f"InitiatorName={guest.identity.iqn}"
         assert guest.exec(["systemctl", "--failed", "--no-legend", "--plain"]).stdout == ""
         failing = guest.exec(["sh", "-c", "echo out; echo err >&2; exit 3"], input="ignored")
         assert failing == ExecResult(3, "out\n", "err\n")
@@ -68,8 +67,10 @@ def test_guest_reaches_a_udp_service_on_host_loopback(storage_lab: Lab) -> None:
     responder = threading.Thread(target=echo_once)
     responder.start()
     try:
-        script = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(20); "
-                  f"s.sendto(b'ping', ('{HostNic().host}', {port})); print(s.recv(512).decode())")
+        script = (
+            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(20); "
+            f"s.sendto(b'ping', ('{HostNic().host}', {port})); print(s.recv(512).decode())"
+        )
         result = storage_lab["storage-b"].exec(["python3", "-c", script], timeout=60)
     finally:
         responder.join(timeout=70)
@@ -82,7 +83,8 @@ def test_install_deb_installs_a_package_in_every_running_guest(storage_lab: Lab,
     (tree / "DEBIAN").mkdir(parents=True)
     (tree / "DEBIAN" / "control").write_text(
         "Package: zfsha-lab-probe\nVersion: 1.0\nArchitecture: all\nMaintainer: lab <lab@zfsha.invalid>\n"
-        "Description: proves lab.vm can install a package\n")
+        "Description: proves lab.vm can install a package\n"
+    )
     payload = os.urandom(3 << 20)  # bigger than one guest-file-write chunk, incompressible
     (tree / "usr/share/zfsha-lab-probe").mkdir(parents=True)
     (tree / "usr/share/zfsha-lab-probe/payload").write_bytes(payload)
@@ -104,7 +106,8 @@ def facts() -> dict[str, str]:
 
 
 def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(
-        storage_lab: Lab, capture_dir: Path, facts: dict[str, str]) -> None:
+    storage_lab: Lab, capture_dir: Path, facts: dict[str, str]
+) -> None:
     node_a, node_b = storage_lab["storage-a"], storage_lab["storage-b"]
     portal = storage_lab.storage_address("storage-a")
     iqn = storage.export_disks(node_a, [storage.local_disk("storage-a-d0")], portal)
@@ -113,15 +116,31 @@ def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(
     storage.wait_for_path(node_b, remote_leg)
     local_leg = storage.local_disk("storage-b-d0")
 
-    node_b.exec(["zpool", "create", "-f", "-o", "multihost=on", "-o", "ashift=12", "-O", "compression=lz4",
-                 POOL, "mirror", local_leg, remote_leg], timeout=180, check=True)
+    node_b.exec(
+        [
+            "zpool",
+            "create",
+            "-f",
+            "-o",
+            "multihost=on",
+            "-o",
+            "ashift=12",
+            "-O",
+            "compression=lz4",
+            POOL,
+            "mirror",
+            local_leg,
+            remote_leg,
+        ],
+        timeout=180,
+        check=True,
+    )
     node_b.sh(f"head -c 8388608 /dev/urandom > /{POOL}/data && sync && zpool sync {POOL}")
     checksum = node_b.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0]
     facts["checksum"] = checksum
 
     capture(capture_dir, "zpool_list_H_p.online", node_b, ["zpool", "list", "-H", "-p"])
-    capture(capture_dir, "zpool_list_H_p_o_name_health.online", node_b,
-            ["zpool", "list", "-H", "-p", "-o", "name,health"])
+    capture(capture_dir, "zpool_list_H_p_o_name_health.online", node_b, ["zpool", "list", "-H", "-p", "-o", "name,health"])
     capture(capture_dir, "zpool_status.online", node_b, ["zpool", "status", POOL])
     capture(capture_dir, "zpool_status_P.online", node_b, ["zpool", "status", "-P", POOL])
     capture(capture_dir, "zpool_get_H_p_all", node_b, ["zpool", "get", "-H", "-p", "all", POOL])
@@ -139,8 +158,7 @@ def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(
     assert POOL in scan.stdout and scan.rc == 0
     # Re-import from the two legs themselves: by-path names of virtio disks (pci-0000:00:05.0) are the
     # same on every guest, so a label pointing there would send the peer to its own disk later.
-    node_b.exec(["zpool", "import", "-d", f"{local_leg}-part1", "-d", f"{remote_leg}-part1", POOL],
-                timeout=120, check=True)
+    node_b.exec(["zpool", "import", "-d", f"{local_leg}-part1", "-d", f"{remote_leg}-part1", POOL], timeout=120, check=True)
 
     # storage-a sees its own disk through its own portal, as any other host on the SAN could: while
     # storage-b holds the pool with multihost=on, the activity check must refuse the import.
@@ -148,8 +166,9 @@ def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(
     storage.wait_for_path(node_a, remote_leg)
     capture(capture_dir, "zpool_import_scan.mmp_active", node_a, ["zpool", "import", "-d", "/dev/disk/by-path"])
     started = time.monotonic()
-    refused = capture(capture_dir, "zpool_import.mmp_refused", node_a,
-                      ["zpool", "import", "-d", "/dev/disk/by-path", POOL], timeout=300)
+    refused = capture(
+        capture_dir, "zpool_import.mmp_refused", node_a, ["zpool", "import", "-d", "/dev/disk/by-path", POOL], timeout=300
+    )
     print(f"import refused after {time.monotonic() - started:.1f} s")
     assert refused.rc != 0, refused
     assert "storage-b" in refused.stderr, refused
@@ -185,7 +204,8 @@ def test_multihost_mirror_over_iscsi_survives_hard_kill_of_target_host(
 
 
 def test_mirror_resilvers_and_the_peer_imports_after_the_holder_dies(
-        storage_lab: Lab, capture_dir: Path, facts: dict[str, str]) -> None:
+    storage_lab: Lab, capture_dir: Path, facts: dict[str, str]
+) -> None:
     """Continues the scenario above: storage-a returns, the mirror heals, then storage-b dies and
     storage-a imports the pool from its own disk once the activity check sees no writer."""
     node_a, node_b = storage_lab["storage-a"], storage_lab["storage-b"]
@@ -220,13 +240,19 @@ def test_mirror_resilvers_and_the_peer_imports_after_the_holder_dies(
     node_a.exec(["targetcli", "clearconfig", "confirm=True"], timeout=120, check=True)
     capture(capture_dir, "zpool_import_scan.holder_dead", node_a, ["zpool", "import", "-d", "/dev/disk/by-id"])
     started = time.monotonic()
-    plain = capture(capture_dir, "zpool_import.holder_dead", node_a,
-                    ["zpool", "import", "-d", "/dev/disk/by-id", POOL], timeout=300)
+    plain = capture(
+        capture_dir, "zpool_import.holder_dead", node_a, ["zpool", "import", "-d", "/dev/disk/by-id", POOL], timeout=300
+    )
     print(f"import without -f: rc {plain.rc} after {time.monotonic() - started:.1f} s")
     if plain.rc != 0:
         started = time.monotonic()
-        forced = capture(capture_dir, "zpool_import_f.holder_dead", node_a,
-                         ["zpool", "import", "-f", "-d", "/dev/disk/by-id", POOL], timeout=300)
+        forced = capture(
+            capture_dir,
+            "zpool_import_f.holder_dead",
+            node_a,
+            ["zpool", "import", "-f", "-d", "/dev/disk/by-id", POOL],
+            timeout=300,
+        )
         print(f"import -f: rc {forced.rc} after {time.monotonic() - started:.1f} s")
         assert forced.rc == 0, forced
     assert storage.pool_health(node_a, POOL) == "DEGRADED"
