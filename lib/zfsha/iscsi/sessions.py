@@ -1,0 +1,89 @@
+"""Making sure the peer targets' sessions exist before a pool import, without letting a dead peer
+eat an action's deadline."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+
+from zfsha.deadline import Deadline
+from zfsha.errors import CommandError
+from zfsha.iscsi import Chap, Initiator, Target
+from zfsha.platform import run_dir
+
+log = logging.getLogger("zfsha.iscsi")
+
+# A start may spend this long on one peer's login; a monitor retries a missing session at most
+# once a minute and only briefly, so a dead peer cannot eat the monitor's deadline.
+START_LOGIN_SECONDS = 30.0
+MONITOR_LOGIN_SECONDS = 5.0
+MONITOR_LOGIN_EVERY = 60.0
+
+
+def ensure_sessions(
+    initiator: Initiator, wanted: Sequence[Target], chap: Chap | None, deadline: Deadline, *, starting: bool
+) -> list[Target]:
+    """Log in to every wanted target not logged in; a peer that does not answer is not an error.
+
+    Returns the targets logged in afterwards. Outside a start, a missing session is retried at most
+    once a minute and only briefly.
+    """
+    if not wanted:
+        return []
+    try:
+        existing = {session.target: session for session in initiator.sessions()}
+    except CommandError as err:
+        log.warning("cannot list iSCSI sessions: %s", err.reason)
+        existing = {}
+    for target in wanted:
+        session = existing.get(target)
+        if session is not None:
+            if not session.logged_in:
+                log.warning("iSCSI session to %s is %s (the initiator keeps retrying it)", target, session.state)
+            continue
+        if not starting and not login_due(target):
+            continue
+        budget = START_LOGIN_SECONDS if starting else MONITOR_LOGIN_SECONDS
+        try:
+            initiator.login(target, chap, deadline.cap(budget) or budget)
+            log.info("logged in to %s", target)
+        except CommandError as err:
+            log.warning("peer target %s unavailable, continuing without its legs: %s", target, err.reason)
+    return logged_in(initiator, wanted)
+
+
+def logged_in(initiator: Initiator, wanted: Sequence[Target]) -> list[Target]:
+    try:
+        return [s.target for s in initiator.sessions() if s.logged_in and s.target in wanted]
+    except CommandError:
+        return []
+
+
+def login_due(target: Target) -> bool:
+    """At most one login attempt per target a minute from monitors (remembered in the run dir)."""
+    memo = run_dir() / f"login-{re.sub(r'[^A-Za-z0-9_.-]', '_', str(target))}"
+    try:
+        if time.time() - memo.stat().st_mtime < MONITOR_LOGIN_EVERY:
+            return False
+    except FileNotFoundError:
+        pass
+    memo.touch()
+    return True
+
+
+def wait_for_devices(initiator: Initiator, targets: Sequence[Target], seconds: float) -> None:
+    """Wait (bounded) until every logged-in target's LUNs have device nodes; import without the rest."""
+    if not targets:
+        return
+    initiator.settle(min(seconds, 10.0))
+    ends = time.monotonic() + seconds
+    while True:
+        waiting = [target for target in targets if not initiator.device_paths(target)]
+        if not waiting:
+            return
+        if time.monotonic() >= ends:
+            log.warning("no devices from %s after %.0fs: importing without them", ", ".join(map(str, waiting)), seconds)
+            return
+        time.sleep(0.5)

@@ -1,0 +1,90 @@
+"""Getting a pool to serve and keeping it serving: the import decisions, the multihost guard, mounts,
+and bringing faulted legs back. The pool agent's handlers are a runbook over these steps."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+from zfsha.errors import CommandError, ConfigError, GenericError, NotInstalledError
+from zfsha.platform import host_path
+from zfsha.zpool.pool import ImportRefused, Pool
+from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NOT_EXPORTED
+
+log = logging.getLogger("zfsha.zpool")
+
+
+def import_pool(pool: Pool, device_dirs: Sequence[str], *, mount: bool, force_import: bool) -> None:
+    """Import without -f; with force_import, retry with -f only when ZFS says the pool was not
+    exported by another host (a crash). A pool another host still writes to is always refused:
+    -f does not skip the multihost activity check."""
+    try:
+        pool.import_(device_dirs, mount=mount, force=False)
+        return
+    except ImportRefused as refused:
+        refusal = refused.refusal
+    if refusal.kind == ALREADY_IMPORTED:
+        return
+    if refusal.kind == NOT_EXPORTED and force_import:
+        log.warning(
+            "pool %s was last used by %s and not exported: importing with -f (the multihost activity check still guards it)",
+            pool.name,
+            refusal.holder(),
+        )
+        try:
+            pool.import_(device_dirs, mount=mount, force=True)
+            return
+        except ImportRefused as refused:
+            refusal = refused.refusal
+    if refusal.kind == ACTIVE_ELSEWHERE:
+        raise GenericError(
+            f"pool {pool.name} is in use on {refusal.holder()}: the multihost activity check refused the import "
+            f"(split-brain guard); stop it there or fence that node"
+        )
+    if refusal.kind == NOT_EXPORTED:
+        raise GenericError(
+            f"pool {pool.name} was last imported by {refusal.holder()} and not exported (crash?); ZFS wants a forced "
+            f"import: once that node is fenced, import by hand or set force_import=true (guarded by multihost=on)"
+        )
+    if refusal.kind == NO_HOSTID:
+        raise NotInstalledError(f"pool {pool.name} has multihost=on but this node has no hostid: run zgenhostid")
+    raise GenericError(f"zpool import {pool.name} (from {' '.join(device_dirs)}) failed: {refusal.message}")
+
+
+def require_multihost(pool: Pool, *, just_imported: bool, timeout: float | None) -> None:
+    """Refuse a pool without multihost (nothing would stop a second importer); a pool this call's
+    start imported is exported again first."""
+    if pool.get("multihost") == "on":
+        return
+    if just_imported:
+        pool.export(force=False, timeout=timeout)
+    raise ConfigError(
+        f"pool {pool.name} has multihost=off, so nothing stops a second node importing it; "
+        f"run zpool set multihost=on {pool.name} (or set require_multihost=false)"
+    )
+
+
+def ensure_mounted(pool: Pool) -> None:
+    pool.mount_all()
+    missing = [d.name for d in pool.datasets() if d.should_mount and not d.mounted]
+    if missing:
+        raise GenericError(f"pool {pool.name} imported but not mounted: {', '.join(missing)}")
+
+
+def bring_back_legs(pool: Pool, status) -> int:  # type: ignore[no-untyped-def]
+    """Online legs whose device returned (the peer's session is back) so ZFS resilvers them;
+    returns how many were brought back."""
+    from zfsha.zpool.decisions import legs_to_bring_back
+
+    brought = 0
+    for leg in legs_to_bring_back(status, lambda path: os.path.exists(host_path(path))):
+        try:
+            pool.online(leg.name)
+            if leg.state == "FAULTED":
+                pool.clear(leg.name)
+            log.info("brought leg %s of %s back online (was %s): resilvering", leg.path, pool.name, leg.state)
+            brought += 1
+        except CommandError as err:
+            log.warning("could not bring leg %s back: %s", leg.path, err.reason)
+    return brought
