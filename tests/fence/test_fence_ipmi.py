@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from lab.nscluster import Cluster, remove_state
+from tests.fence.cluster_checks import reboot_and_hung_node_are_fenced
 from tests.fence.ipmi_fixtures import (
     AGENT,
     KG_HEX,
@@ -235,20 +236,4 @@ def fenced_cluster(tmp_path):  # type: ignore[no-untyped-def]
 @pytest.mark.cluster
 def test_pacemaker_reboots_a_node_through_fence_ipmi_and_fences_a_hung_one(fenced_cluster):
     cluster = fenced_cluster
-    before = cluster.init_pid("node2")
-    result = cluster.run("node1", ["stonith_admin", "--reboot", "node2", "--timeout", "120"], timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # The node really lost power (a new init) and comes back into the cluster.
-    cluster.wait_for(
-        lambda: cluster.power_state("node2") and cluster.init_pid("node2") != before, timeout=30, what="node2 powered back on"
-    )
-    cluster.wait_online(["node1", "node2", "node3"], via="node1", timeout=90)
-
-    hung = cluster.init_pid("node3")
-    cluster.freeze_corosync("node3")
-    cluster.wait_for(
-        lambda: not cluster.power_state("node3") or cluster.init_pid("node3") != hung, timeout=90, what="node3 fenced"
-    )
-    cluster.wait_online(["node1", "node2", "node3"], via="node1", timeout=90)
-    history = cluster.run("node1", ["stonith_admin", "--history", "node3", "--verbose"])
-    assert "successful" in history.stdout.lower() or "completed" in history.stdout.lower(), history.stdout
+    reboot_and_hung_node_are_fenced(cluster, rebooted="node2", hung="node3")

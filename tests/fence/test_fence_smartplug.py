@@ -15,6 +15,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from lab.nscluster import Cluster, remove_state
+from tests.fence.cluster_checks import reboot_and_hung_node_are_fenced
 from tests.fence.smartplug_fixtures import (
     FAMILIES,
     SECRET,
@@ -300,23 +301,7 @@ def plug_fenced_cluster(tmp_path: Path):
 @pytest.mark.cluster
 def test_pacemaker_reboots_a_node_and_fences_a_hung_one_through_a_smart_plug(plug_fenced_cluster):
     cluster = plug_fenced_cluster
-    before = cluster.init_pid("node3")
-    result = cluster.run("node1", ["stonith_admin", "--reboot", "node3", "--timeout", "120"], timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # The plug really cut node3's power (a new init) and it comes back into the cluster.
-    cluster.wait_for(
-        lambda: cluster.power_state("node3") and cluster.init_pid("node3") != before, timeout=30, what="node3 powered back on"
-    )
-    cluster.wait_online(["node1", "node2", "node3"], via="node1", timeout=90)
-
-    hung = cluster.init_pid("node2")
-    cluster.freeze_corosync("node2")
-    cluster.wait_for(
-        lambda: not cluster.power_state("node2") or cluster.init_pid("node2") != hung, timeout=90, what="node2 fenced"
-    )
-    cluster.wait_online(["node1", "node2", "node3"], via="node1", timeout=90)
-    history = cluster.run("node1", ["stonith_admin", "--history", "node2", "--verbose"])
-    assert "successful" in history.stdout.lower() or "completed" in history.stdout.lower(), history.stdout
+    reboot_and_hung_node_are_fenced(cluster, rebooted="node3", hung="node2")
 
     # The password reached the agent through password_script only: not in the CIB, not in any log.
     cib = cluster.run("node1", ["cibadmin", "--query"]).stdout
