@@ -6,14 +6,18 @@ filled that way); LAB_VM_KEEP=1 keeps the guests' work directory (console logs) 
 
 from __future__ import annotations
 
+import configparser
 import os
 import platform
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lab.vm.cluster import SanCluster
 from lab.vm.image import Image, ensure_image
 from lab.vm.lab import Lab
 
@@ -52,6 +56,44 @@ def storage_lab(base_image: Image) -> Iterator[Lab]:
         lab.start(["storage-a", "storage-b"])
         yield lab
     finally:
+        if os.environ.get("LAB_VM_KEEP"):
+            lab.stop()
+            print(f"lab work directory kept: {lab.workdir}")
+        else:
+            lab.remove()
+
+
+@pytest.fixture(scope="session")
+def zfsha_deb() -> Path:
+    """The package under test: build/zfsha_<version>_all.deb as `make deb` builds it from this tree.
+
+    `make lab-check` builds it first; running pytest directly builds it here (make is a no-op when
+    the package is newer than every file of the tree).
+    """
+    repo = Path(__file__).resolve().parents[2]
+    version = configparser.ConfigParser()
+    version.read(repo / "setup.cfg")
+    deb = repo / "build" / f"zfsha_{version.get('metadata', 'version')}_all.deb"
+    if not os.environ.get("LAB_VM_NO_MAKE"):
+        subprocess.run(["make", "-s", "-C", str(repo), "deb"], check=True, stdout=subprocess.DEVNULL)
+    if not deb.exists():
+        pytest.fail(f"{deb} is missing: run make deb")
+    return deb
+
+
+@pytest.fixture(scope="module")
+def san_cluster(base_image: Image, zfsha_deb: Path) -> Iterator[SanCluster]:
+    """Seed 004 for real: three guests, the package installed, the README's pcs block applied."""
+    lab = Lab(base_image, data_disks=1, disk_mib=256, host_nic=True)
+    cluster = SanCluster(lab)
+    started = time.monotonic()
+    try:
+        cluster.bring_up(zfsha_deb)
+        cluster.timings["bring_up"] = time.monotonic() - started
+        print("cluster bring-up:", {name: round(seconds, 1) for name, seconds in cluster.timings.items()})
+        yield cluster
+    finally:
+        cluster.stop()
         if os.environ.get("LAB_VM_KEEP"):
             lab.stop()
             print(f"lab work directory kept: {lab.workdir}")

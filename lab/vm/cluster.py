@@ -1,0 +1,493 @@
+"""Seed 004 in the VM lab: two storage nodes and a quorum node, corosync + pacemaker, real power fencing.
+
+What the lab does (as an admin would before running the README's pcs commands):
+- each storage node exports its data disk over LIO (the always-on backend target, CHAP protected,
+  restored at boot from saveconfig.json) and logs in to the peer's;
+- storage-a creates the multihost pool (mirror of its local disk and storage-b's LUN) with a zvol
+  dataset, and exports it;
+- corosync (token 10 s, for emulation) and pacemaker run on all three guests;
+- storage-a's power is a Shelly Gen2 plug peer and storage-b's an IPMI BMC peer, both on the host's
+  127.0.0.1, reached from the guests at HostNic().host; switching an outlet kills or boots that
+  guest's qemu, so fence_smartplug / fence_ipmi inside the guests fence for real.
+
+The README's pcs block is then run as written, with only the addresses in ADDRESS_MAP replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import shlex
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+from lab.peers.ipmi import IpmiBmcPeer
+from lab.peers.outlets import Outlet, PowerBoard
+from lab.peers.shelly_gen2 import ShellyGen2Peer
+from lab.vm import storage
+from lab.vm.guest import Guest, HostNic
+from lab.vm.lab import HOST_NUMBERS, STORAGE_NET, Lab
+
+REPO = Path(__file__).resolve().parents[2]
+POOL = "san-pool"
+ZVOL_DATASET = f"{POOL}/iscsi/hypervisor"
+ZVOL = f"{ZVOL_DATASET}/vm-100-disk-0"
+CLIENT_IQN = "iqn.2025-01.lab.home:san"
+BACKEND_CHAP_USER = "iscsiuser"
+STORAGE_NODES = ("storage-a", "storage-b")
+NODES = (*STORAGE_NODES, "quorum")
+HOST = HostNic().host
+# The README's client networks are kept as they are: Linux refuses a second address in a
+# 169.254/16 prefix ("RTNETLINK answers: Invalid argument"), so IPaddr2 cannot add a VIP on the lab's
+# link-local segments. Each guest gets an address of the README's client subnets on the same segments
+# (guest-only interfaces: nothing of it reaches a host interface).
+HYPERVISOR_NET, ENDUSER_NET = "10.40.40", "10.30.30"
+HYPERVISOR_VIP = f"{HYPERVISOR_NET}.10"
+ENDUSER_VIP = f"{ENDUSER_NET}.10"
+
+# The README's example addresses and what they are in the lab. Nothing else in its pcs block changes:
+# node names, IQNs, pool and dataset names, secret file paths are the lab's as well.
+ADDRESS_MAP = {
+    "10.20.20.101": HOST,  # storage-a's smart plug (Shelly Gen2 peer on host loopback)
+    "10.20.20.202": HOST,  # storage-b's BMC (IPMI peer on host loopback)
+    "10.10.10.1": f"{STORAGE_NET}.1",
+    "10.10.10.2": f"{STORAGE_NET}.2",
+}
+
+
+def backend_iqn(name: str) -> str:
+    return f"iqn.2025-01.lab.home:{name}"
+
+
+def client_lun_path(lun: int = 0) -> str:
+    return storage.lun_path(HYPERVISOR_VIP, CLIENT_IQN, lun)
+
+
+# One rtslib transaction per storage node: its backend target, CHAP on the demo-mode TPG.
+# A fileio backstore, not block: LIO's block (iblock) backstore opens the disk O_EXCL, and the node
+# then cannot put that same disk in its own pool ("is in use"), which seed 004 needs on the active
+# node. fileio opens it shared, write-through (write_back=False). Caveat (see the issue report): it
+# reads through the exporting node's page cache, which that node's own ZFS writes bypass.
+_EXPORT_SCRIPT = """
+import json, sys
+from rtslib_fb import FileIOStorageObject, FabricModule, LUN, NetworkPortal, RTSRoot, Target, TPG
+spec = json.loads(sys.stdin.read())
+target = Target(FabricModule("iscsi"), spec["iqn"])
+tpg = TPG(target, 1)
+for name, value in (("authentication", "1"), ("generate_node_acls", "1"),
+                    ("demo_mode_write_protect", "0"), ("cache_dynamic_acls", "1")):
+    tpg.set_attribute(name, value)
+tpg.chap_userid = spec["user"]
+tpg.chap_password = spec["password"]
+NetworkPortal(tpg, spec["address"], 3260)
+for index, device in enumerate(spec["devices"]):
+    LUN(tpg, index, FileIOStorageObject(spec["prefix"] + str(index), dev=device, write_back=False))
+tpg.enable = True
+RTSRoot().save_to_file()
+"""
+
+COROSYNC_CONF = """totem {{
+    version: 2
+    cluster_name: zfsha-lab
+    transport: knet
+    token: 10000
+    crypto_cipher: none
+    crypto_hash: none
+}}
+nodelist {{
+{nodes}}}
+quorum {{
+    provider: corosync_votequorum
+}}
+logging {{
+    to_syslog: yes
+    to_stderr: no
+    timestamp: on
+}}
+"""
+
+
+def readme_pcs_commands(readme: Path, mapping: dict[str, str]) -> list[list[str]]:
+    """The pcs commands of README.md's configuration block, addresses replaced through mapping."""
+    text = readme.read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    block = next(b for b in blocks if "pcs property set stonith-enabled" in b)
+    for old, new in sorted(mapping.items(), key=lambda item: -len(item[0])):
+        if old not in block:
+            raise ValueError(f"README's pcs block no longer mentions {old}: update the lab's ADDRESS_MAP")
+        block = block.replace(old, new)
+    joined = re.sub(r"\\\n\s*", " ", block)
+    commands = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            commands.append(shlex.split(line))
+    return commands
+
+
+class PowerSwitch:
+    """Turns outlet changes into guest power: off = SIGKILL qemu, on = launch qemu.
+
+    Actions run on one long-lived thread: qemu dies with the thread that started it (PDEATHSIG),
+    and a peer's request thread ends as soon as it has answered.
+    """
+
+    def __init__(self, guests: dict[str, Guest]) -> None:
+        self.guests = guests
+        self.log: list[tuple[float, str, bool]] = []
+        self._queue: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, name="lab-power", daemon=True)
+        self._thread.start()
+
+    def hook(self, name: str) -> Callable[[str, bool], None]:
+        def changed(_outlet: str, on: bool) -> None:
+            self._queue.put((name, on))
+
+        return changed
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            name, on = item
+            self.log.append((time.monotonic(), name, on))
+            guest = self.guests[name]
+            if on:
+                guest.power_on()
+            else:
+                guest.kill()
+            # Keep this thread alive while guests it started run (see class docstring).
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+
+class SanCluster:
+    """The three-guest seed-004 cluster, brought up step by step (see module docstring)."""
+
+    def __init__(self, lab: Lab, secrets: dict[str, str] | None = None) -> None:
+        self.lab = lab
+        self.secrets = secrets or {
+            "backend": os.urandom(8).hex(),
+            "client": os.urandom(8).hex(),
+            "plug": os.urandom(8).hex(),
+            "bmc": os.urandom(8).hex(),
+        }
+        self.power = PowerSwitch({name: lab[name] for name in STORAGE_NODES})
+        self.plug: ShellyGen2Peer | None = None
+        self.bmc: IpmiBmcPeer | None = None
+        self.address_map = dict(ADDRESS_MAP)
+        self.timings: dict[str, float] = {}
+
+    def __getitem__(self, name: str) -> Guest:
+        return self.lab[name]
+
+    # ---- power devices on the host --------------------------------------------------------------
+
+    def start_power_devices(self) -> None:
+        plug_board = PowerBoard([Outlet("0")], on_change=self.power.hook("storage-a"))
+        for port in (80, 0):
+            self.plug = ShellyGen2Peer(plug_board, password=self.secrets["plug"], listen="127.0.0.1", port=port)
+            try:
+                self.plug.start()
+                break
+            except OSError:
+                continue
+        assert self.plug is not None
+        if self.plug.port != 80:
+            self.address_map["10.20.20.101"] = f"{HOST} ipport={self.plug.port}"
+        bmc_board = PowerBoard([Outlet("chassis")], on_change=self.power.hook("storage-b"))
+        self.bmc = IpmiBmcPeer(bmc_board, username="admin", password=self.secrets["bmc"], port=623)
+        try:
+            self.bmc.start()
+        except RuntimeError:
+            self.bmc = IpmiBmcPeer(bmc_board, username="admin", password=self.secrets["bmc"], port=0)
+            self.bmc.start()
+        if self.bmc.port != 623:
+            self.address_map["10.20.20.202"] = f"{HOST} ipport={self.bmc.port}"
+
+    def power_board(self, name: str) -> tuple[PowerBoard, str]:
+        """The outlet feeding a storage node (cut it to pull that node's plug)."""
+        if name == "storage-a":
+            assert self.plug is not None
+            return self.plug.board, "0"
+        assert self.bmc is not None
+        return self.bmc.board, "chassis"
+
+    def stop(self) -> None:
+        for peer in (self.plug, self.bmc):
+            if peer is not None:
+                peer.stop()
+        self.power.close()
+
+    # ---- the storage layer, set up by the lab ---------------------------------------------------
+
+    def write_node_files(self) -> None:
+        """Secrets (mode 600), iSCSI defaults and sysctls; the pcs block names these paths."""
+        backend = f"{self.secrets['backend']}\n"
+        client = f"userid=proxmox\npassword={self.secrets['client']}\n"
+        for name in NODES:
+            guest = self.lab[name]
+            guest.exec(["mkdir", "-p", "-m", "700", "/etc/zfsha"], check=True)
+            guest.write_file("/etc/zfsha/plug-a.password", self.secrets["plug"] + "\n", mode=0o600)
+            guest.write_file("/etc/zfsha/bmc-b.password", self.secrets["bmc"] + "\n", mode=0o600)
+            number = HOST_NUMBERS[name]
+            for index, net in ((1, HYPERVISOR_NET), (2, ENDUSER_NET)):
+                # A drop-in for lab-identity's networkd file of that NIC: kept across fenced reboots.
+                guest.exec(["mkdir", "-p", f"/etc/systemd/network/10-lab-{index}.network.d"], check=True)
+                guest.write_file(
+                    f"/etc/systemd/network/10-lab-{index}.network.d/client-net.conf",
+                    f"[Network]\nAddress={net}.{number}/24\n",
+                )
+            guest.sh(
+                "networkctl reload && networkctl reconfigure $(ls /sys/class/net | grep -vx lo) && "
+                f"for i in $(seq 60); do ip -br a | grep -q '{ENDUSER_NET}.{number}/' && exit 0; sleep 1; done; exit 1"
+            )
+            if name in STORAGE_NODES:
+                guest.write_file("/etc/zfsha/backend-chap.secret", backend, mode=0o600)
+                guest.write_file("/etc/zfsha/proxmox.chap", client, mode=0o600)
+                # The LIO portal binds the VIP before IPaddr2 has added it; kept across a fenced reboot.
+                guest.write_file("/etc/sysctl.d/90-zfsha.conf", "net.ipv4.ip_nonlocal_bind = 1\n")
+                guest.sh("sysctl -qw net.ipv4.ip_nonlocal_bind=1")
+                user, secret = BACKEND_CHAP_USER, self.secrets["backend"]
+                replacement = 5  # seed 004
+            else:
+                user, secret = "proxmox", self.secrets["client"]
+                replacement = 120  # a client queues I/O across a failover
+            # Defaults for node records made by discovery: CHAP without a secret on any command line.
+            guest.sh(
+                "sed -i '/^node.session.auth\\|^node.session.timeo.replacement_timeout/d' /etc/iscsi/iscsid.conf",
+            )
+            conf = guest.read_file("/etc/iscsi/iscsid.conf").decode()
+            conf += (
+                f"node.session.auth.authmethod = CHAP\nnode.session.auth.username = {user}\n"
+                f"node.session.auth.password = {secret}\nnode.session.timeo.replacement_timeout = {replacement}\n"
+            )
+            guest.write_file("/etc/iscsi/iscsid.conf", conf, mode=0o600)
+
+    def export_backends(self) -> None:
+        for name in STORAGE_NODES:
+            spec = {
+                "iqn": backend_iqn(name),
+                "address": self.lab.storage_address(name),
+                "devices": [storage.local_disk(f"{name}-d0")],
+                "prefix": f"{name}-backend",
+                "user": BACKEND_CHAP_USER,
+                "password": self.secrets["backend"],
+            }
+            guest = self.lab[name]
+            result = guest.exec(["python3", "-c", _EXPORT_SCRIPT], input=json.dumps(spec), timeout=120)
+            if result.rc != 0:
+                raise RuntimeError(f"{name}: LIO export failed: {result.stderr.strip()}")
+            guest.exec(["sync"], check=True)
+
+    def login_peers(self) -> None:
+        for name, peer in (("storage-a", "storage-b"), ("storage-b", "storage-a")):
+            address = self.lab.storage_address(peer)
+            storage.login(self.lab[name], address, backend_iqn(peer), replacement_timeout=5)
+            storage.wait_for_path(self.lab[name], self.peer_lun(peer))
+
+    def peer_lun(self, peer: str) -> str:
+        return storage.lun_path(self.lab.storage_address(peer), backend_iqn(peer), 0)
+
+    def create_pool(self) -> None:
+        """README: zpool create -o multihost=on -o cachefile=none san-pool mirror <local> <peer LUN>, export."""
+        a = self.lab["storage-a"]
+        local = storage.local_disk("storage-a-d0")  # by-id: virtio by-path names repeat on every guest
+        a.exec(
+            ["zpool", "create", "-o", "multihost=on", "-o", "cachefile=none", POOL, "mirror", local, self.peer_lun("storage-b")],
+            timeout=180,
+            check=True,
+        )
+        a.exec(["zfs", "create", "-p", ZVOL_DATASET], check=True)
+        a.exec(["zfs", "create", "-V", "64M", ZVOL], check=True)
+        a.exec(["zpool", "export", POOL], timeout=120, check=True)
+
+    # ---- corosync and pacemaker ------------------------------------------------------------------
+
+    def write_corosync(self) -> None:
+        nodes = "".join(
+            f"    node {{\n        ring0_addr: {self.lab.cluster_address(name)}\n        name: {name}\n"
+            f"        nodeid: {number}\n    }}\n"
+            for number, name in enumerate(NODES, 1)
+        )
+        conf = COROSYNC_CONF.format(nodes=nodes)
+        authkey = os.urandom(256)
+        for name in NODES:
+            guest = self.lab[name]
+            guest.write_file("/etc/corosync/corosync.conf", conf)
+            guest.write_file("/etc/corosync/authkey", authkey, mode=0o400)
+
+    def start_cluster_stack(self, names: tuple[str, ...] = NODES) -> None:
+        Lab._parallel(
+            [self.lab[name] for name in names],
+            lambda guest: guest.exec(["systemctl", "start", "corosync", "pacemaker"], timeout=120, check=True) and 0.0,
+        )
+
+    def status(self, via: str | None = None) -> ET.Element:
+        """crm_mon's XML status, asked of `via` (default: the first running node that answers)."""
+        names = [via] if via else [name for name in NODES if self.lab[name].running]
+        last = ""
+        for name in names:
+            result = self.lab[name].exec(["crm_mon", "-1", "--output-as=xml"], timeout=60)
+            if result.rc == 0:
+                return ET.fromstring(result.stdout)
+            last = f"{name}: crm_mon exited {result.rc}: {result.stderr.strip()}"
+        raise RuntimeError(last or "no running node")
+
+    def online_nodes(self, via: str | None = None) -> set[str]:
+        root = self.status(via)
+        return {node.get("name", "") for node in root.iter("node") if node.get("online") == "true"}
+
+    def wait_online(self, names: tuple[str, ...] = NODES, timeout: float = 300, via: str | None = None) -> float:
+        started = time.monotonic()
+        while True:
+            try:
+                root = self.status(via)
+                online = {node.get("name") for node in root.iter("node") if node.get("online") == "true"}
+                dc = root.find("summary/current_dc")
+                if set(names) <= online and dc is not None and dc.get("present") == "true":
+                    return time.monotonic() - started
+            except (RuntimeError, ET.ParseError):
+                pass
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"nodes {names} not online after {timeout} s")
+            time.sleep(3)
+
+    def where(self, resource: str, via: str | None = None) -> list[str]:
+        """Nodes on which resource is active (started, including degraded)."""
+        root = self.status(via)
+        for element in root.iter("resource"):
+            if element.get("id") == resource:
+                if element.get("active") != "true" or element.get("failed") == "true":
+                    return []
+                return [node.get("name", "") for node in element.iter("node")]
+        return []
+
+    def wait_started(
+        self, resource: str, on: str | None = None, timeout: float = 300, via: str | None = None
+    ) -> tuple[str, float]:
+        started = time.monotonic()
+        while True:
+            try:
+                nodes = self.where(resource, via)
+            except (RuntimeError, ET.ParseError):
+                nodes = []
+            if len(nodes) == 1 and (on is None or nodes[0] == on):
+                return nodes[0], time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"{resource} not started{' on ' + on if on else ''} after {timeout} s: {nodes}")
+            time.sleep(2)
+
+    def pcs(self, argv: list[str], via: str = "quorum", check: bool = True, timeout: float = 180):
+        result = self.lab[via].exec(argv, timeout=timeout)
+        if check and result.rc != 0:
+            raise RuntimeError(f"{shlex.join(argv)} exited {result.rc}: {result.stdout}{result.stderr}")
+        return result
+
+    def configure_from_readme(self, readme: Path = REPO / "README.md") -> list[list[str]]:
+        commands = readme_pcs_commands(readme, self.address_map)
+        for argv in commands:
+            self.pcs(argv)
+        return commands
+
+    # ---- the client (quorum node) ----------------------------------------------------------------
+
+    def client_login(self) -> str:
+        """The quorum node logs in to the hypervisor VIP with the client CHAP; returns LUN 0's device path."""
+        client = self.lab["quorum"]
+        portal = f"{HYPERVISOR_VIP}:3260"
+        client.exec(["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal], timeout=60, check=True)
+        client.exec(["iscsiadm", "-m", "node", "-T", CLIENT_IQN, "-p", portal, "--login"], timeout=60, check=True)
+        client.exec(["udevadm", "settle"], timeout=60)
+        path = client_lun_path(0)
+        storage.wait_for_path(client, path)
+        return path
+
+    def client_logout(self) -> None:
+        self.lab["quorum"].exec(
+            ["iscsiadm", "-m", "node", "-T", CLIENT_IQN, "-p", f"{HYPERVISOR_VIP}:3260", "--logout"], timeout=60
+        )
+
+    def client_identity(self) -> dict[str, str]:
+        """LUN numbers, unit serials (VPD 0x80) and device ids (VPD 0x83) the client sees, read from sysfs."""
+        script = (
+            "for l in /dev/disk/by-path/ip-*-iscsi-" + CLIENT_IQN + "-lun-*; do "
+            'case "$l" in *-part*) continue;; esac; d=$(basename $(readlink -f "$l")); '
+            'echo "${l##*-lun-} $(tr -dc "[:print:]" < /sys/block/$d/device/vpd_pg80) '
+            '$(od -An -tx1 /sys/block/$d/device/vpd_pg83 | tr -d " \\n")"; done'
+        )
+        lines = self.lab["quorum"].sh(script).stdout.splitlines()
+        return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines if line}
+
+    def client_write(self, path: str, mib: int = 8, offset_mib: int = 0) -> str:
+        """Write random data at offset, fsync'd (O_DIRECT + conv=fsync); returns its sha256."""
+        client = self.lab["quorum"]
+        client.sh(
+            f"head -c {mib << 20} /dev/urandom > /root/chunk && "
+            f"dd if=/root/chunk of={path} bs=1M seek={offset_mib} oflag=direct conv=fsync,notrunc status=none",
+            timeout=300,
+        )
+        return client.sh("sha256sum /root/chunk").stdout.split()[0]
+
+    def client_read(self, path: str, mib: int = 8, offset_mib: int = 0, timeout: float = 300) -> str:
+        result = self.lab["quorum"].sh(
+            f"dd if={path} bs=1M skip={offset_mib} count={mib} iflag=direct status=none | sha256sum", timeout=timeout
+        )
+        return result.stdout.split()[0]
+
+    # ---- the whole bring-up ----------------------------------------------------------------------
+
+    def bring_up(self, deb: Path) -> None:
+        clock = time.monotonic()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.monotonic()
+            self.timings[name] = now - clock
+            clock = now
+
+        self.start_power_devices()
+        self.lab.start(NODES)
+        lap("boot")
+        self.lab.install_deb(deb, NODES)
+        lap("install_deb")
+        self.write_node_files()
+        self.export_backends()
+        self.login_peers()
+        self.create_pool()
+        lap("storage")
+        self.write_corosync()
+        self.start_cluster_stack()
+        self.wait_online()
+        lap("cluster_online")
+        self.configure_from_readme()
+        lap("pcs")
+
+    # ---- scenario helpers ------------------------------------------------------------------------
+
+    def rejoin(self, name: str, timeout: float = 400) -> float:
+        """A fenced node came back powered on (corosync/pacemaker are not started at boot): rejoin it."""
+        started = time.monotonic()
+        guest = self.lab[name]
+        while not guest.running:
+            if time.monotonic() - started > 120:
+                raise TimeoutError(f"{name} was not powered on again")
+            time.sleep(1)
+        guest.wait_ready(timeout)
+        self.start_cluster_stack((name,))
+        self.wait_online(timeout=timeout)
+        return time.monotonic() - started
+
+    def import_count(self, name: str) -> int:
+        """How many times the pool was imported (zpool history): a restart shows as one more."""
+        history = self.lab[name].exec(["zpool", "history", POOL], timeout=60, check=True).stdout
+        return sum(1 for line in history.splitlines() if "zpool import" in line)
+
+    def failures(self, via: str | None = None) -> list[dict[str, str]]:
+        """crm_mon's failed actions (op, node, exit status and the agent's exit reason)."""
+        return [dict(element.attrib) for element in self.status(via).iter("failure")]
