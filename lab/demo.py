@@ -182,7 +182,11 @@ def fence(state_dir: Path, node: str) -> None:
     _say((done.stdout + done.stderr).strip() or f"stonith_admin exited {done.returncode}")
     if done.returncode != 0:
         raise SystemExit(1)
-    where = cluster.wait_started("zfs-pool", via=survivor, timeout=120, exclude=(node,))
+    try:
+        where = cluster.wait_started("zfs-pool", via=survivor, timeout=180, exclude=(node,))
+    except TimeoutError:
+        shown = cluster.run(survivor, ["crm_mon", "-1", "-A", "--show-detail"], timeout=30).stdout
+        raise SystemExit(f"zfs-pool did not start on a survivor of {node} within 180 s:\n{shown}") from None
     _say(f"{node} fenced; zfs-pool running on {where} after {time.monotonic() - started:.1f} s\n")
     cluster.wait_online([node], via=survivor, timeout=120)
     _say(cluster.run(survivor, ["crm_mon", "-1", "-A"], timeout=30).stdout)
@@ -191,11 +195,8 @@ def fence(state_dir: Path, node: str) -> None:
 def down(state_dir: Path) -> None:
     paths = _paths(state_dir)
     if paths["peers"].exists():
-        for peer in json.loads(paths["peers"].read_text()).values():
-            try:
-                os.kill(peer["pid"], signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        pids = [peer["pid"] for peer in json.loads(paths["peers"].read_text()).values()]
+        _stop(pids)
     if (paths["cluster"]).exists():
         try:
             Cluster.attach(paths["cluster"]).stop()
@@ -205,6 +206,32 @@ def down(state_dir: Path) -> None:
     for leftover in (paths["peers"],):
         leftover.unlink(missing_ok=True)
     _say(f"demo in {state_dir} is down")
+
+
+def _stop(pids: list[int], grace: float = 10.0) -> None:
+    """SIGTERM, wait for the processes to be gone, SIGKILL what is left."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    ends = time.monotonic() + grace
+    while pids and time.monotonic() < ends:
+        pids = [pid for pid in pids if _alive(pid)]
+        time.sleep(0.1)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
