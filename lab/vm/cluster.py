@@ -20,6 +20,7 @@ import os
 import queue
 import re
 import shlex
+import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -62,6 +63,10 @@ ADDRESS_MAP = {
 
 def backend_iqn(name: str) -> str:
     return f"iqn.2025-01.lab.home:{name}"
+
+
+def local_leg(name: str) -> str:
+    return f"/dev/disk/by-partlabel/{name}-d0"
 
 
 def client_lun_path(lun: int = 0) -> str:
@@ -269,6 +274,21 @@ class SanCluster:
             )
             guest.write_file("/etc/iscsi/iscsid.conf", conf, mode=0o600)
 
+    def partition_disks(self) -> None:
+        """One GPT partition per data disk, labelled with the disk's name, made by the disk's own node.
+
+        Made locally before export so each node's kernel knows its own partition table: a pool
+        created by the peer over iSCSI partitions the disk behind this node's back (its kernel
+        then sees no partition and zpool import finds no label). The partlabels are unique across
+        nodes, so they are stable leg names wherever the pool is imported.
+        """
+        for name in STORAGE_NODES:
+            guest = self.lab[name]
+            disk = storage.local_disk(f"{name}-d0")
+            guest.sh(f"printf 'label: gpt\\n,,\\n' | sfdisk -q {disk}")
+            guest.sh(f"sfdisk -q --part-label {disk} 1 {name}-d0 && udevadm settle")
+            storage.wait_for_path(guest, local_leg(name))
+
     def export_backends(self) -> None:
         for name in STORAGE_NODES:
             spec = {
@@ -289,17 +309,21 @@ class SanCluster:
         for name, peer in (("storage-a", "storage-b"), ("storage-b", "storage-a")):
             address = self.lab.storage_address(peer)
             storage.login(self.lab[name], address, backend_iqn(peer), replacement_timeout=5)
-            storage.wait_for_path(self.lab[name], self.peer_lun(peer))
+            storage.wait_for_path(self.lab[name], self.peer_leg(peer))
 
     def peer_lun(self, peer: str) -> str:
         return storage.lun_path(self.lab.storage_address(peer), backend_iqn(peer), 0)
 
+    def peer_leg(self, peer: str) -> str:
+        return self.peer_lun(peer) + "-part1"
+
     def create_pool(self) -> None:
         """README: zpool create -o multihost=on -o cachefile=none san-pool mirror <local> <peer LUN>, export."""
         a = self.lab["storage-a"]
-        local = storage.local_disk("storage-a-d0")  # by-id: virtio by-path names repeat on every guest
+        # partlabels: virtio by-path names repeat on every guest; the peer's leg is its LUN's partition.
+        legs = [local_leg("storage-a"), self.peer_leg("storage-b")]
         a.exec(
-            ["zpool", "create", "-o", "multihost=on", "-o", "cachefile=none", POOL, "mirror", local, self.peer_lun("storage-b")],
+            ["zpool", "create", "-o", "multihost=on", "-o", "cachefile=none", POOL, "mirror", *legs],
             timeout=180,
             check=True,
         )
@@ -457,6 +481,7 @@ class SanCluster:
         self.lab.install_deb(deb, NODES)
         lap("install_deb")
         self.write_node_files()
+        self.partition_disks()
         self.export_backends()
         self.login_peers()
         self.create_pool()
@@ -491,3 +516,61 @@ class SanCluster:
     def failures(self, via: str | None = None) -> list[dict[str, str]]:
         """crm_mon's failed actions (op, node, exit status and the agent's exit reason)."""
         return [dict(element.attrib) for element in self.status(via).iter("failure")]
+
+    def cut_power(self, name: str) -> None:
+        """Switch a storage node off through its own power device, as pulling its plug would."""
+        if name == "storage-a":
+            assert self.plug is not None
+            self.plug.board.set("0", False)  # the plug peer's relay state lives in this process
+            return
+        assert self.bmc is not None
+        # The BMC runs in a child process: ask it over IPMI, as an admin's ipmitool would.
+        subprocess.run(
+            [
+                "ipmitool",
+                "-I",
+                "lanplus",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(self.bmc.port),
+                "-U",
+                "admin",
+                "-E",
+                "chassis",
+                "power",
+                "off",
+            ],
+            env={**os.environ, "IPMI_PASSWORD": self.secrets["bmc"]},
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def wait_resilvered(self, name: str, timeout: float = 400) -> str:
+        """Wait until the pool on `name` is ONLINE and its returning leg has resilvered; returns zpool status."""
+        deadline = time.monotonic() + timeout
+        status = ""
+        while time.monotonic() < deadline:
+            status = self.lab[name].exec(["zpool", "status", POOL]).stdout
+            if storage.pool_health(self.lab[name], POOL) == "ONLINE" and "resilvered" in status:
+                return status
+            time.sleep(5)
+        raise TimeoutError(f"pool on {name} not ONLINE+resilvered after {timeout} s:\n{status}")
+
+    def fence_count(self, name: str, via: str = "quorum") -> int:
+        """Successful fencing actions against `name` in the cluster's fencing history."""
+        history = self.lab[via].exec(["stonith_admin", "--history", name, "--output-as=xml"], timeout=60, check=True)
+        root = ET.fromstring(history.stdout)
+        return sum(1 for event in root.iter("fence_event") if event.get("status") == "success")
+
+    def flush_backend_cache(self, name: str) -> None:
+        """Drop `name`'s page cache of its exported disk (BLKFLSBUF).
+
+        LAB WORKAROUND for a seed-004 design flaw the lab found: LIO's fileio backstore (the only
+        one that can share the disk with the node's own ZFS; block/iblock opens it O_EXCL) reads
+        through the page cache, which the node's own ZFS writes bypass. A peer importing over iSCSI
+        then reads stale labels (run without this: the peer imported the pool DEGRADED, this
+        node's leg UNAVAIL). Called before a planned move so the later scenarios stay testable.
+        """
+        self.lab[name].exec(["blockdev", "--flushbufs", storage.local_disk(f"{name}-d0")], check=True)
