@@ -387,7 +387,8 @@ class SanCluster:
         root = self.status(via)
         for element in root.iter("resource"):
             if element.get("id") == resource:
-                if element.get("active") != "true" or element.get("failed") == "true":
+                # role is "Starting"/"Stopping" while an action is pending (shown as active).
+                if element.get("active") != "true" or element.get("failed") == "true" or element.get("role") != "Started":
                     return []
                 return [node.get("name", "") for node in element.iter("node")]
         return []
@@ -425,6 +426,10 @@ class SanCluster:
         """The quorum node logs in to the hypervisor VIP with the client CHAP; returns LUN 0's device path."""
         client = self.lab["quorum"]
         portal = f"{HYPERVISOR_VIP}:3260"
+        for _attempt in range(5):  # the portal may lag the resource's start by a moment
+            if client.exec(["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal], timeout=60).rc == 0:
+                break
+            time.sleep(5)
         client.exec(["iscsiadm", "-m", "discovery", "-t", "sendtargets", "-p", portal], timeout=60, check=True)
         client.exec(["iscsiadm", "-m", "node", "-T", CLIENT_IQN, "-p", portal, "--login"], timeout=60, check=True)
         client.exec(["udevadm", "settle"], timeout=60)
