@@ -7,6 +7,7 @@ DEB      := $(BUILD)/zfsha_$(VERSION)_all.deb
 TOOLS    := $(BUILD)/tools
 DEMO_DIR ?= /var/tmp/zfsha-demo
 PYTEST_ARGS ?=
+LAB_TESTS ?= tests/lab
 
 # Debian packages by role; `make deps` installs whatever of them is missing.
 APT_RUNTIME := python3-lxml python3-requests python3-pyghmi python3-pexpect python3-rtslib-fb
@@ -97,7 +98,7 @@ check: deps lint test
 # The VM tier installs $(DEB), built just before from this tree, into the guests (the package is what
 # is tested); LAB_VM_NO_MAKE keeps the tests from running make again.
 lab-check: deps $(DEB)
-	LAB_VM_NO_MAKE=1 $(PYTHON) -m pytest -ra $(PYTEST_ARGS) tests/lab
+	LAB_VM_NO_MAKE=1 $(PYTHON) -m pytest -ra $(PYTEST_ARGS) $(LAB_TESTS)
 
 clean:
 	rm -rf $(BUILD)
