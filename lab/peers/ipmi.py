@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from pyghmi.ipmi.private import serversession
 from pyghmi.ipmi.private import session as ipmisession
 
 from lab.peers import cli
+from lab.peers.child import ChildProcessPeer
 from lab.peers.credentials import write_credentials
 from lab.peers.outlets import Outlet, PowerBoard
 
@@ -128,7 +128,7 @@ class _LabBmc(pyghmi_bmc.Bmc):
         return self.board.is_on(self.outlet)
 
 
-class IpmiBmcPeer:
+class IpmiBmcPeer(ChildProcessPeer):
     """One BMC whose chassis power is the board's single outlet.
 
     The BMC runs in a process of its own (`python3 -m lab.peers.ipmi --report-state`):
@@ -152,20 +152,13 @@ class IpmiBmcPeer:
             raise ValueError("a BMC controls exactly one chassis")
         if privilege not in PRIVILEGES:
             raise ValueError(f"privilege must be one of {', '.join(PRIVILEGES)}")
-        self.board = board
+        super().__init__(board, port)
         self.outlet = board.names[0]
         self.credentials = {"username": username, "password": password, "privilege": privilege}
         if kg is not None:
             self.credentials["kg"] = kg
         self.listen = listen
-        self.port = port
-        self._process: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
         self._workdir: Path | None = None
-
-    @property
-    def state(self) -> dict[str, bool]:
-        return self.board.snapshot()
 
     def start(self, timeout: float = 20.0) -> int:
         self._workdir = Path(tempfile.mkdtemp(prefix="zfsha-bmc-"))
@@ -186,52 +179,13 @@ class IpmiBmcPeer:
             str(credentials),
         ]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        ready = threading.Event()
-        self._reader = threading.Thread(target=self._read_events, args=(ready,), name="bmc-events", daemon=True)
-        self._reader.start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise RuntimeError("the BMC process did not report READY")
-        return self.port
-
-    def _read_events(self, ready: threading.Event) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            word, _, rest = line.strip().partition(" ")
-            if word == "READY":
-                self.port = int(rest)
-                ready.set()
-            elif word == "STATE":
-                name, _, state = rest.rpartition(" ")
-                self.board.set(name, state == "ON")
+        return self._start_child(argv, timeout, env)
 
     def stop(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-            if self._process.stdin is not None:
-                self._process.stdin.close()
-            self._process = None
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-            self._reader = None
+        super().stop()
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
-        self.board.close()
-
-    def __enter__(self) -> IpmiBmcPeer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _report_state(name: str, on: bool) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
+from lab.peers.child import ChildProcessPeer
 from lab.peers.outlets import PowerBoard
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -32,7 +32,7 @@ def install_simulator() -> None:
     subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=PACKAGE_DIR, check=True)
 
 
-class KasaSimulator:
+class KasaSimulator(ChildProcessPeer):
     """One simulated Kasa plug (HS100/HS110: one outlet) or strip (HS300: up to six outlets).
 
     Outlet names become device aliases (plug) or child aliases (strip, children
@@ -52,17 +52,10 @@ class KasaSimulator:
             raise ValueError(f"model must be one of {', '.join(MODELS)}")
         if model != "hs300" and len(board.names) != 1:
             raise ValueError(f"{model} is a plug with one outlet")
-        self.board = board
+        super().__init__(board, port)
         self.model = model
         self.listen = listen
-        self.port = port
         self.device_id = device_id
-        self._process: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
-
-    @property
-    def state(self) -> dict[str, bool]:
-        return self.board.snapshot()
 
     def child_id(self, outlet: str) -> str:
         """The strip child id a client addresses in `context.child_ids`."""
@@ -83,48 +76,4 @@ class KasaSimulator:
         ]
         for name, on in self.board.snapshot().items():
             argv += ["--outlet", f"{name}={'ON' if on else 'OFF'}"]
-        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self._process.stdout is not None
-        ready = threading.Event()
-        self._reader = threading.Thread(target=self._read_events, args=(ready,), name="kasa-events", daemon=True)
-        self._reader.start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise RuntimeError("the Kasa simulator did not report READY")
-        return self.port
-
-    def _read_events(self, ready: threading.Event) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            word, _, rest = line.strip().partition(" ")
-            if word == "READY":
-                self.port = int(rest)
-                ready.set()
-            elif word == "STATE":
-                name, _, state = rest.rpartition(" ")
-                if name in self.board:
-                    self.board.set(name, state == "ON")
-
-    def stop(self) -> None:
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.terminate()
-                try:
-                    self._process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._process.kill()
-                    self._process.wait()
-            if self._process.stdin is not None:
-                self._process.stdin.close()
-            self._process = None
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-            self._reader = None
-        self.board.close()
-
-    def __enter__(self) -> KasaSimulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self._start_child(argv, timeout)
