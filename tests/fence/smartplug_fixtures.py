@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,34 +21,14 @@ from pathlib import Path
 import pytest
 
 from lab.peers.credentials import write_credentials
-from lab.peers.outlets import Outlet, PowerBoard
+from lab.peers.hooklog import HookLog
+from lab.peers.outlets import PowerBoard
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "fence" / "fence_smartplug"
 FAMILIES = ("tasmota", "shelly1", "shelly2", "kasa", "homeassistant", "cli")
 # Characters that change when URL-encoded, so an encoded copy of the secret would be caught too.
 SECRET = "Pw-7f3c 9e1a&d0ve/+"
-
-
-@dataclass
-class HookLog:
-    """A file the power hooks append "<outlet> <state>" lines to."""
-
-    path: Path
-
-    def argv(self) -> list[str]:
-        return ["sh", "-c", 'echo "$1 $2" >> "$0"', str(self.path), "{outlet}", "{state}"]
-
-    def outlet(self, name: str, on: bool = True) -> Outlet:
-        return Outlet(name, on=on, on_hook=self.argv(), off_hook=self.argv())
-
-    def lines(self, expected: int = 0, timeout: float = 5.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.path.read_text().splitlines() if self.path.exists() else []
-            if len(found) >= expected or time.monotonic() > deadline:
-                return found
-            time.sleep(0.02)
 
 
 @dataclass

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.peers.hooklog import HookLog
 from lab.peers.mpower.telnet import MPowerTelnetPeer, busybox_has_telnetd
 from lab.peers.outlets import PowerBoard
-from tests.fence.smartplug_fixtures import SECRET, HookLog, free_port, run_agent, silent_port
+from tests.fence.smartplug_fixtures import SECRET, free_port, run_agent, silent_port
 from tests.fence.test_fence_smartplug import processes_holding
 
 pytestmark = pytest.mark.skipif(
