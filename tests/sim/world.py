@@ -64,6 +64,10 @@ def empty() -> dict[str, Any]:
         "activity_check_seconds": 0.2,  # stands in for interval x import_intervals
         "tunables": {"zfs_multihost_interval": 1000, "zfs_multihost_import_intervals": 20, "zfs_multihost_fail_intervals": 10},
         "resilver_step": 50.0,
+        # Real ZFS: `zpool online` returns and status reads ONLINE with no scan line before the resilver
+        # starts (tests/unit/data/zpool/zpool_status.onlined_before_resilver.txt). This many status reads
+        # after an online show that window; then each read advances the resilver by resilver_step percent.
+        "resilver_pending_reads": 1,
         "replacement_timeout": 5,
     }
 

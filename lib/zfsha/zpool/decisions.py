@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from zfsha.platform import MultihostTunables
 from zfsha.zpool.status import Leg, PoolStatus
@@ -83,10 +85,15 @@ _ISCSI_NAME = re.compile(r"ip-(?P<portal>.+)-iscsi-(?P<iqn>.+)-lun-(?P<lun>\d+)(
 
 def short_leg_names(legs: tuple[Leg, ...] | list[Leg]) -> str:
     """'iqn.x:storage-b lun 0,1' for a peer's iSCSI LUNs, the last path element for other devices."""
+    return short_path_names([leg.path for leg in legs])
+
+
+def short_path_names(paths: Iterable[str]) -> str:
+    """short_leg_names for device paths (e.g. the legs a resilver watch remembers)."""
     luns: dict[str, list[str]] = {}
     others: list[str] = []
-    for leg in legs:
-        name = leg.path.rsplit("/", 1)[-1]
+    for path in paths:
+        name = path.rsplit("/", 1)[-1]
         match = _ISCSI_NAME.match(name)
         if match:
             luns.setdefault(match.group("iqn"), []).append(match.group("lun"))
@@ -95,14 +102,17 @@ def short_leg_names(legs: tuple[Leg, ...] | list[Leg]) -> str:
     return ", ".join([*(f"{iqn} lun {','.join(numbers)}" for iqn, numbers in luns.items()), *others])
 
 
-def degraded_reason(status: PoolStatus) -> str:
-    """One short line: how many legs are out, in which states, from where."""
+def degraded_reason(status: PoolStatus, resilver: str = "") -> str:
+    """One short line: how many legs are out, in which states, from where; then the resilver (the
+    monitor's phrase when it watches one, else the scan's own summary)."""
     unhealthy = status.unhealthy_legs
     reason = f"pool {status.name} {status.state}"
     if unhealthy:
         states = "/".join(sorted({leg.state for leg in unhealthy}))
         reason += f", {len(unhealthy)}/{len(status.legs)} legs {states}: {short_leg_names(unhealthy)}"
-    if status.resilvering and status.scan is not None:
+    if resilver:
+        reason += f"; {resilver}"
+    elif status.resilvering and status.scan is not None:
         reason += f"; {status.scan.summary}"
     return reason
 
@@ -115,3 +125,70 @@ def describe_legs(status: PoolStatus) -> str:
 def legs_to_bring_back(status: PoolStatus, present: Callable[[str], bool]) -> list[Leg]:
     """Unhealthy legs whose device is back (e.g. the peer's iSCSI session returned)."""
     return [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering and present(leg.path)]
+
+
+# ---- the resilver window ---------------------------------------------------------------------------
+# `zpool online` returns, and the pool reads ONLINE, before ZFS has started resilvering the leg (captured:
+# tests/unit/data/zpool/zpool_status.onlined_before_resilver.txt). Until the resilver ends, the leg that
+# came back lacks the outage's writes: a failover then finds the surviving node's copy incomplete and its
+# import fails ("one or more devices is currently unavailable"). So the monitor watches from bring-back
+# until `zpool status` shows a finished resilver it had not seen before.
+
+# ZFS requests the resilver when it reopens the leg and starts it within a txg or two, but only when the
+# leg missed writes (a non-empty DTL): a leg that missed nothing is never resilvered. A watch with no
+# resilver in sight this long after bring-back is taken as that case, so it cannot report a pool
+# degraded forever.
+RESILVER_START_GRACE_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class ResilverWatch:
+    """What the monitor remembers between runs (the run dir's watch file) while legs resilver."""
+
+    since: float  # when the legs were brought back (or the resilver was first seen)
+    legs: tuple[str, ...] = ()  # their paths, for the reason
+    baseline: str | None = None  # the scan line before bring-back: an older finished resilver ends nothing
+
+    def dumps(self) -> str:
+        return json.dumps({"since": self.since, "legs": list(self.legs), "baseline": self.baseline})
+
+    @classmethod
+    def loads(cls, text: str, fallback_since: float) -> ResilverWatch:
+        """The watch file's content; an empty or unreadable one (e.g. written by an older agent) is a
+        watch without legs or baseline, dated by the file."""
+        try:
+            fields = json.loads(text)
+            return cls(float(fields["since"]), tuple(str(leg) for leg in fields.get("legs", ())), fields.get("baseline"))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return cls(fallback_since)
+
+
+def start_watch(status: PoolStatus, legs: Iterable[str], now: float) -> ResilverWatch:
+    """A watch begun when legs are brought back, against the scan `status` (read before) shows."""
+    return ResilverWatch(now, tuple(legs), status.scan.summary if status.scan else "")
+
+
+@dataclass(frozen=True)
+class ResilverVerdict:
+    active: bool  # a resilver runs or is awaited: the pool is not yet redundant
+    phrase: str  # for the exit reason when active, for the log always
+
+
+def resilver_verdict(status: PoolStatus, watch: ResilverWatch | None, now: float) -> ResilverVerdict | None:
+    """Whether the pool is still short of a resilver; None when there is nothing to say."""
+    legs = [leg.path for leg in status.legs if leg.resilvering] or list(watch.legs if watch else ())
+    named = f" ({short_path_names(legs)})" if legs else ""
+    scan = status.scan
+    if status.resilvering:
+        percent = scan.percent if scan is not None and scan.running else None
+        return ResilverVerdict(True, f"resilvering {percent:.2f}%{named}" if percent is not None else f"resilvering{named}")
+    if watch is None:
+        return None
+    if scan is not None and scan.function == "resilver" and not scan.running and scan.summary != watch.baseline:
+        return ResilverVerdict(False, f"resilver finished{named}: {scan.summary}")
+    waited = now - watch.since
+    if waited >= RESILVER_START_GRACE_SECONDS:
+        return ResilverVerdict(
+            False, f"no resilver started {waited:.0f}s after bring-back{named}: ZFS found nothing for the legs to catch up"
+        )
+    return ResilverVerdict(True, f"resilver pending{named}")

@@ -11,6 +11,7 @@ from zfsha.errors import CommandError, ConfigError, GenericError, NotInstalledEr
 from zfsha.platform import host_path
 from zfsha.zpool.pool import ImportRefused, Pool
 from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NOT_EXPORTED
+from zfsha.zpool.status import Leg, PoolStatus
 
 log = logging.getLogger("zfsha.zpool")
 
@@ -72,19 +73,19 @@ def ensure_mounted(pool: Pool) -> None:
         raise GenericError(f"pool {pool.name} imported but not mounted: {', '.join(missing)}")
 
 
-def bring_back_legs(pool: Pool, status) -> int:  # type: ignore[no-untyped-def]
+def bring_back_legs(pool: Pool, status: PoolStatus) -> list[Leg]:
     """Online legs whose device returned (the peer's session is back) so ZFS resilvers them;
-    returns how many were brought back."""
+    returns the legs brought back."""
     from zfsha.zpool.decisions import legs_to_bring_back
 
-    brought = 0
+    brought: list[Leg] = []
     for leg in legs_to_bring_back(status, lambda path: os.path.exists(host_path(path))):
         try:
             pool.online(leg.name)
             if leg.state == "FAULTED":
                 pool.clear(leg.name)
             log.info("brought leg %s of %s back online (was %s): resilvering", leg.path, pool.name, leg.state)
-            brought += 1
+            brought.append(leg)
         except CommandError as err:
             log.warning("could not bring leg %s back: %s", leg.path, err.reason)
     return brought

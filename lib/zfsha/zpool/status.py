@@ -227,4 +227,7 @@ def _scan_from_json(stats: dict[str, Any] | None) -> Scan | None:
     summary = f"{function} {'in progress' if running else 'finished'}"
     if percent is not None and running:
         summary += f", {percent:.2f}% done"
+    elif not running and stats.get("end_time"):
+        # Dated like the text's "resilvered ... on <time>": a later resilver reads differently.
+        summary += f" on {stats['end_time']}"
     return Scan(function, running, percent, summary)

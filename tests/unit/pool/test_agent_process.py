@@ -121,7 +121,9 @@ def test_a_down_peer_is_not_an_error_and_the_pool_starts_degraded(agent: Run) ->
     assert "storage-b-lun-0-part1 (UNAVAIL)" in monitor.stderr  # full paths in the log
 
 
-def test_legs_come_back_and_resilver_when_the_peer_returns(agent: Run) -> None:
+def test_legs_come_back_and_the_pool_stays_degraded_until_resilvered(agent: Run) -> None:
+    """ZFS reads ONLINE right after `zpool online`, before the resilver has run: a failover then would
+    find the peer's copy stale, so the monitor says 190 until zpool status shows the resilver finished."""
     assert agent("start").returncode == 0
     change(agent.state, set_peer(False))
     degraded = agent("monitor")
@@ -129,11 +131,46 @@ def test_legs_come_back_and_resilver_when_the_peer_returns(agent: Run) -> None:
     assert "storage-b lun 0,1" in exit_reason(degraded)
     change(agent.state, set_peer(True))
     back = agent("monitor")
-    assert "brought leg" in back.stderr and "resilver in progress" in back.stderr
-    assert back.returncode == 0
+    assert "brought leg" in back.stderr
+    assert back.returncode == 190, back.stderr
+    assert exit_reason(back) == "pool tank ONLINE; resilver pending (iqn.2025-01.lab.home:storage-b lun 0,1)"
+    assert attribute_memo(agent.state) == "RESILVERING"
+    running = agent("monitor")  # depth 0: the watch file makes it read zpool status
+    assert running.returncode == 190
+    assert exit_reason(running) == "pool tank ONLINE; resilvering 50.00% (iqn.2025-01.lab.home:storage-b lun 0,1)"
+    assert "resilver in progress, 50.00% done, 00:00:10 to go" in running.stderr
     finished = agent("monitor")
+    assert finished.returncode == 0, finished.stderr
     assert "resilver finished" in finished.stderr
+    assert attribute_memo(agent.state) == "ONLINE"
     assert w.read(agent.state)["pools"]["tank"]["faulted"] == []
+    assert not list((agent.state / "root" / HOST / "var/run/zfsha").glob("resilver-*"))
+
+
+def test_a_resilver_started_by_import_is_watched_from_start(agent: Run) -> None:
+    """A start whose import resilvers a stale leg: the depth-0 monitor reports it although kstat says ONLINE."""
+
+    def resilver_on_import(data: dict) -> None:
+        legs = ["data-storage-b-0"]
+        data["pools"]["tank"]["resilver"] = {"percent": 0.0, "started": None, "pending_reads": 0, "legs": legs}
+        data["resilver_step"] = 40.0  # start's status read shows 40%, the monitors' 80%, then finished
+
+    change(agent.state, resilver_on_import)
+    started = agent("start")
+    assert started.returncode == 0, started.stderr
+    assert attribute_memo(agent.state) == "RESILVERING"
+    running = agent("monitor")
+    assert running.returncode == 190
+    assert exit_reason(running) == "pool tank ONLINE; resilvering 80.00% (iqn.2025-01.lab.home:storage-b lun 0)"
+    finished = agent("monitor")
+    assert finished.returncode == 0 and "resilver finished" in finished.stderr
+    assert attribute_memo(agent.state) == "ONLINE"
+
+
+def attribute_memo(state: Path) -> str:
+    """The health value the agent last published (crm_attribute fails outside a cluster: the memo holds it)."""
+    memo = state / "root" / HOST / "var/run/zfsha/attribute-zfs-pool-tank-health"
+    return memo.read_text().split("\t")[0]
 
 
 def test_suspended_pool_is_an_error_while_imported_and_stop_fails_fast(agent: Run) -> None:

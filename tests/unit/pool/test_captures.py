@@ -12,7 +12,14 @@ import pytest
 from tests.sim import world as w
 from zfsha.iscsi import openiscsi
 from zfsha.platform import Linux
-from zfsha.zpool.decisions import degraded_reason, legs_to_bring_back, start_seconds_needed
+from zfsha.zpool.decisions import (
+    RESILVER_START_GRACE_SECONDS,
+    degraded_reason,
+    legs_to_bring_back,
+    resilver_verdict,
+    start_seconds_needed,
+    start_watch,
+)
 from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, parse_refusal
 from zfsha.zpool.status import parse_text
 
@@ -51,6 +58,51 @@ def test_the_returned_leg_is_brought_back_once_its_partition_exists() -> None:
     status = parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
     assert legs_to_bring_back(status, lambda path: False) == []
     assert [leg.path for leg in legs_to_bring_back(status, {ISCSI_LEG}.__contains__)] == [ISCSI_LEG]
+
+
+def test_onlined_but_not_yet_resilvered_pool_is_still_degraded() -> None:
+    """Right after `zpool online` ZFS reads ONLINE with no scan line: the leg has not caught up yet."""
+    degraded = parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
+    watch = start_watch(degraded, [ISCSI_LEG], now=1000.0)
+    onlined = parse_text(captured("zpool_status.onlined_before_resilver.txt"), "mpool")
+    assert onlined.state == "ONLINE" and not onlined.unhealthy_legs and onlined.scan is None
+    verdict = resilver_verdict(onlined, watch, now=1010.0)
+    assert verdict is not None and verdict.active
+    assert verdict.phrase == "resilver pending (iqn.2024-01.local.lab:target.storage-a lun 0)"
+    assert (
+        degraded_reason(onlined, verdict.phrase)
+        == "pool mpool ONLINE; resilver pending (iqn.2024-01.local.lab:target.storage-a lun 0)"
+    )
+    # Without a watch (nothing was brought back) the same status is simply ONLINE.
+    assert resilver_verdict(onlined, None, now=1010.0) is None
+
+
+def test_real_finished_resilver_ends_the_watch() -> None:
+    degraded = parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
+    watch = start_watch(degraded, [ISCSI_LEG], now=1000.0)
+    resilvered = parse_text(captured("zpool_status.resilvered.txt"), "mpool")
+    verdict = resilver_verdict(resilvered, watch, now=1030.0)
+    assert verdict is not None and not verdict.active
+    assert verdict.phrase.startswith("resilver finished (iqn.2024-01.local.lab:target.storage-a lun 0): resilvered 1.21M")
+
+
+def test_a_resilver_finished_before_the_bring_back_does_not_end_the_watch() -> None:
+    """A pool that resilvered after an earlier outage shows that old scan line until the new resilver
+    starts: it is the watch's baseline, not its end."""
+    earlier = parse_text(captured("zpool_status.resilvered.txt"), "mpool")
+    watch = start_watch(earlier, [ISCSI_LEG], now=1000.0)
+    verdict = resilver_verdict(earlier, watch, now=1010.0)
+    assert verdict is not None and verdict.active and verdict.phrase.startswith("resilver pending")
+
+
+def test_a_watch_without_any_resilver_ends_after_the_grace() -> None:
+    degraded = parse_text(captured("zpool_status_P.degraded.txt"), "mpool")
+    watch = start_watch(degraded, [ISCSI_LEG], now=1000.0)
+    onlined = parse_text(captured("zpool_status.onlined_before_resilver.txt"), "mpool")
+    still = resilver_verdict(onlined, watch, now=1000.0 + RESILVER_START_GRACE_SECONDS - 1)
+    assert still is not None and still.active
+    given_up = resilver_verdict(onlined, watch, now=1000.0 + RESILVER_START_GRACE_SECONDS)
+    assert given_up is not None and not given_up.active and "no resilver started 120s" in given_up.phrase
 
 
 def test_real_multihost_refusal_names_host_and_hostid() -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from zfsha.platform import MultihostTunables
 from zfsha.zpool.decisions import (
+    ResilverWatch,
     degraded_reason,
     legs_to_bring_back,
     parse_duration,
     pool_name_problem,
+    resilver_verdict,
     start_seconds_needed,
     start_timeout_in,
     start_timeout_problem,
 )
-from zfsha.zpool.status import Leg, PoolStatus
+from zfsha.zpool.status import Leg, PoolStatus, Scan
 
 DEFAULTS = MultihostTunables(interval_ms=1000, import_intervals=20)
 
@@ -90,3 +92,18 @@ def test_start_timeout_is_read_from_the_resource_xml() -> None:
     assert start_timeout_in(QUERY_XML) == 150.0
     assert start_timeout_in(QUERY_XML.replace(' timeout="150s"', "")) is None
     assert start_timeout_in("crm_resource: Could not connect") is None
+
+
+def test_a_running_resilver_is_reported_with_its_percentage_and_legs() -> None:
+    peer = "/dev/disk/by-path/ip-10.10.10.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-{}-part1"
+    legs = (Leg("/dev/disk/by-partlabel/a-0", "ONLINE", "mirror-0"), Leg(peer.format(0), "ONLINE", "mirror-0", resilvering=True))
+    status = PoolStatus("tank", "ONLINE", legs, Scan("resilver", True, 12.5, "resilver in progress, 12.50% done"))
+    verdict = resilver_verdict(status, None, now=0.0)
+    assert verdict is not None and verdict.active
+    assert verdict.phrase == "resilvering 12.50% (iqn.2025-01.lab.home:storage-b lun 0)"
+
+
+def test_a_resilver_watch_survives_its_file_being_empty() -> None:
+    assert ResilverWatch.loads("", fallback_since=5.0) == ResilverWatch(5.0)
+    watch = ResilverWatch(7.0, ("/dev/x",), "")
+    assert ResilverWatch.loads(watch.dumps(), fallback_since=5.0) == watch

@@ -7,6 +7,7 @@ test_captures.py runs the same parsers over output captured from real ZFS in the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,14 @@ def test_json_status_gives_the_same_answers_as_text() -> None:
     missing = status.unhealthy_legs
     assert [(leg.name, leg.path) for leg in missing] == [("5555", "/dev/disk/by-path/ip-10.10.10.2:3260-iscsi-iqn.x:b-lun-0")]
     assert status.scan is not None and status.scan.running and status.scan.percent == 25.0
+
+
+def test_a_finished_json_resilver_is_dated_so_a_later_one_reads_differently() -> None:
+    document = json.loads(json.dumps(JSON_23))
+    document["pools"]["tank"]["scan_stats"].update(state="FINISHED", end_time="Sat Nov 21 12:34:43 2026")
+    scan = parse_json(document, "tank").scan
+    assert scan is not None and not scan.running
+    assert scan.summary == "resilver finished on Sat Nov 21 12:34:43 2026"
 
 
 def test_status_for_a_pool_not_in_the_output_is_an_error() -> None:
