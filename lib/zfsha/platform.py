@@ -2,7 +2,8 @@
 
 The decisions (when to log in, how long to wait, whether a pool may be imported) live in the agent and
 the library; a Platform only answers small questions the same way on both systems: the hostid ZFS
-uses, the multihost tunables, the pool's lock-free state, the iSCSI initiator, where devices appear.
+uses, the multihost tunables, the pool's lock-free state, the iSCSI initiator, where devices appear,
+which device caches must be dropped after an export.
 
 Every host file the library reads goes through host_path(), so tests can point it at a simulated
 root (ZFSHA_SYSROOT, where "{hostname}" stands for this node's name: nodes of a namespace cluster
@@ -12,8 +13,10 @@ share a simulator but not their /proc).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +26,10 @@ if TYPE_CHECKING:
 
 SYSROOT_VARIABLE = "ZFSHA_SYSROOT"
 PLATFORM_VARIABLE = "ZFSHA_PLATFORM"
+# Bound of one page-cache flush (it writes back dirty pages first; after an export there are none).
+FLUSH_SECONDS = 10.0
+_ISCSI_BY_PATH = re.compile(r"-iscsi-.+-lun-\d+")
+_ISCSI_SESSION = re.compile(r"/session\d+/")
 # /var/run: FreeBSD has no /run, and on Linux /var/run is a link to /run (a tmpfs, cleared at boot).
 RUN_DIR = "/var/run/zfsha"
 
@@ -71,6 +78,16 @@ class Platform:
         """Lock-free health word, "" when not imported, None when this platform cannot tell."""
         raise NotImplementedError
 
+    def page_cached_devices(self, leaf_paths: Sequence[str]) -> list[str]:
+        """The block devices (/dev paths) whose page cache can hold stale copies of these pool leaves
+        once the pool is exported, so that a peer reading them through this node's iSCSI target would
+        see old labels; [] when there is nothing to flush."""
+        return []
+
+    def flush_page_cache(self, device: str) -> None:
+        """Drop a block device's page cache (only called for page_cached_devices' answers)."""
+        raise NotImplementedError
+
 
 class Linux(Platform):
     name = "linux"
@@ -115,6 +132,44 @@ class Linux(Platform):
 
         return read_state(pool)
 
+    # LIO's fileio backstore (the one that lets this node use a disk in its own pool while exporting
+    # it: iblock opens it O_EXCL) serves the peer through this node's page cache. ZFS's own writes
+    # bypass that cache (it submits bios), while udev and blkid reads fill it, so after an export the
+    # peer importing over iSCSI could read stale labels. The pool's leaf is a partition (vdb1) and the
+    # target exports the whole disk (vdb): the two have separate caches, so both are flushed.
+    SYS_BLOCK = "/sys/class/block"
+
+    def page_cached_devices(self, leaf_paths: Sequence[str]) -> list[str]:
+        devices: list[str] = []
+        for path in leaf_paths:
+            if _ISCSI_BY_PATH.search(path):
+                continue  # a peer's LUN: its page cache is the peer's business, and its session may be gone
+            name = os.path.basename(os.path.realpath(host_path(path)))
+            if not os.path.exists(host_path(f"{self.SYS_BLOCK}/{name}")) or self.over_iscsi(name):
+                continue  # a missing device, a file vdev, or an iSCSI disk named by id
+            for device in (name, self.parent_disk(name)):
+                if device and f"/dev/{device}" not in devices:
+                    devices.append(f"/dev/{device}")
+        return devices
+
+    def parent_disk(self, name: str) -> str | None:
+        """The whole disk a partition lies on (vdb for vdb1, nvme0n1 for nvme0n1p1); None for a disk."""
+        entry = host_path(f"{self.SYS_BLOCK}/{name}")
+        if not os.path.exists(f"{entry}/partition"):
+            return None
+        # sysfs nests a partition's directory in its disk's: /sys/class/block/vdb1 -> .../block/vdb/vdb1
+        parent = os.path.basename(os.path.realpath(f"{entry}/.."))
+        return parent if os.path.exists(host_path(f"{self.SYS_BLOCK}/{parent}")) else None
+
+    def over_iscsi(self, name: str) -> bool:
+        """Whether the block device hangs below an iSCSI session in sysfs (.../session3/target...)."""
+        return _ISCSI_SESSION.search(os.path.realpath(host_path(f"{self.SYS_BLOCK}/{name}"))) is not None
+
+    def flush_page_cache(self, device: str) -> None:
+        from zfsha import run
+
+        run.run(["blockdev", "--flushbufs", device], timeout=FLUSH_SECONDS)
+
 
 class FreeBSD(Platform):
     name = "freebsd"
@@ -147,6 +202,9 @@ class FreeBSD(Platform):
             return MultihostTunables(int(interval or ""), int(intervals or ""), int(fail) if fail else None)
         except ValueError:
             return None
+
+    # page_cached_devices: nothing to flush. GEOM disk devices have no page cache in front of them,
+    # and ctld serves the disk itself, so a peer always reads what ZFS wrote.
 
     def pool_state(self, pool: str) -> str | None:
         # FreeBSD's OpenZFS publishes the same word as a sysctl kstat (no zpool lock either).

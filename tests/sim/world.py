@@ -27,6 +27,8 @@ BIN = Path(__file__).resolve().parent / "bin"
 BY_PATH = "/dev/disk/by-path"
 BY_PARTLABEL = "/dev/disk/by-partlabel"
 KSTAT = "/proc/spl/kstat/zfs"
+SYS_BLOCK = "/sys/class/block"
+SYS_DISKS = "/sys/devices/virtual/block"
 NODES = "/etc/iscsi/nodes"
 ANY_HOST = "*"
 PART = "-part1"
@@ -69,6 +71,8 @@ def empty() -> dict[str, Any]:
         # after an online show that window; then each read advances the resilver by resilver_step percent.
         "resilver_pending_reads": 1,
         "replacement_timeout": 5,
+        "flushed": {},  # host: block devices blockdev --flushbufs was run on, in order
+        "flush_fails": [],  # devices whose flush fails (as BLKFLSBUF does without CAP_SYS_ADMIN)
     }
 
 
@@ -211,6 +215,23 @@ def pool_health(data: dict[str, Any], host: str, pool: dict[str, Any]) -> str:
     return "DEGRADED" if "DEGRADED" in mirrors else "ONLINE"
 
 
+def add_local_disk(root: Path, path: str, kernel_name: str) -> None:
+    """A local disk as udev and sysfs show it: /dev/vdb and its partition /dev/vdb1, the stable name and
+    its -part1 as relative links to them, and /sys/class/block entries whose partition lies in its disk's
+    directory (what the agent's page-cache flush resolves)."""
+    partition = f"{kernel_name}1"
+    for device in (kernel_name, partition):
+        (root / "dev" / device).touch()
+    for link, device in ((path, kernel_name), (path + PART, partition)):
+        (root / link.lstrip("/")).symlink_to(f"../../{device}")
+    disk = root / SYS_DISKS.lstrip("/") / kernel_name
+    (disk / partition).mkdir(parents=True)
+    (disk / "dev").write_text("254:16\n")
+    (disk / partition / "partition").write_text("1\n")
+    (root / SYS_BLOCK.lstrip("/") / kernel_name).symlink_to(f"../../devices/virtual/block/{kernel_name}")
+    (root / SYS_BLOCK.lstrip("/") / partition).symlink_to(f"../../devices/virtual/block/{kernel_name}/{partition}")
+
+
 def refresh(data: dict[str, Any], state: Path) -> None:
     """Derive what follows from the world: sessions' devices, faulted legs, suspension, kstat files."""
     for name in data["hosts"]:
@@ -222,14 +243,18 @@ def refresh(data: dict[str, Any], state: Path) -> None:
         parameters.mkdir(parents=True, exist_ok=True)
         for tunable, value in data["tunables"].items():
             (parameters / tunable).write_text(f"{value}\n")
-        for directory in (BY_PATH, BY_PARTLABEL):
+        for directory in (BY_PATH, BY_PARTLABEL, SYS_BLOCK, SYS_DISKS):
             shutil.rmtree(root / directory.lstrip("/"), ignore_errors=True)
             (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        local_disks = 0
         for pool in data["pools"].values():
             for vdev in pool["vdevs"]:
                 for leg in vdev:
                     path = disk_path(data, name, leg)
-                    if path:
+                    if path and local(leg, name):
+                        add_local_disk(root, path, f"vd{chr(ord('b') + local_disks)}")
+                        local_disks += 1
+                    elif path:
                         # zpool create on a whole disk partitions it: legs are the -part1 nodes.
                         (root / path.lstrip("/")).touch()
                         (root / (path + PART).lstrip("/")).touch()

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 
 from zfsha.errors import CommandError, ConfigError, GenericError, NotInstalledError
-from zfsha.platform import host_path
+from zfsha.platform import Platform, host_path
 from zfsha.zpool.pool import ImportRefused, Pool
 from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NOT_EXPORTED
 from zfsha.zpool.status import Leg, PoolStatus
@@ -89,3 +89,29 @@ def bring_back_legs(pool: Pool, status: PoolStatus) -> list[Leg]:
         except CommandError as err:
             log.warning("could not bring leg %s back: %s", leg.path, err.reason)
     return brought
+
+
+def pool_leaf_paths(pool: Pool) -> list[str]:
+    """The pool's leaf device paths, read before an export (afterwards zpool knows nothing of them);
+    [] when its status cannot be read, which then only costs the page-cache flush."""
+    try:
+        return [leg.path for leg in pool.status().legs]
+    except (CommandError, ValueError) as err:
+        log.warning("could not list the legs of %s before export (no page cache will be flushed): %s", pool.name, err)
+        return []
+
+
+def drop_stale_page_caches(platform: Platform, leaf_paths: Sequence[str]) -> list[str]:
+    """After an export, drop the page cache of this node's own legs (the platform says which devices)
+    so a peer importing them through this node's iSCSI target reads what ZFS wrote. A failure is a
+    warning: the pool is exported either way. Returns the devices flushed."""
+    flushed: list[str] = []
+    for device in platform.page_cached_devices(leaf_paths):
+        try:
+            platform.flush_page_cache(device)
+            flushed.append(device)
+        except CommandError as err:
+            log.warning("could not drop the page cache of %s (a peer may read stale labels through it): %s", device, err.reason)
+    if flushed:
+        log.info("dropped the page cache of %s", ", ".join(flushed))
+    return flushed

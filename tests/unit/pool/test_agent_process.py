@@ -173,6 +173,30 @@ def attribute_memo(state: Path) -> str:
     return memo.read_text().split("\t")[0]
 
 
+def test_stop_drops_the_page_cache_of_the_local_legs_and_their_disks_after_export(agent: Run) -> None:
+    """A peer imports this node's legs through its LIO fileio target, i.e. through this node's page
+    cache, which ZFS's own writes bypassed: after the export the cache of each local partition and of
+    the whole disk the target exports is dropped. The peer's LUNs are left alone."""
+    assert agent("start").returncode == 0
+    assert w.read(agent.state)["flushed"] == {}
+    stopped = agent("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert w.read(agent.state)["flushed"] == {HOST: ["/dev/vdb1", "/dev/vdb", "/dev/vdc1", "/dev/vdc"]}
+    assert "dropped the page cache of /dev/vdb1, /dev/vdb, /dev/vdc1, /dev/vdc" in stopped.stderr
+    assert agent("stop").returncode == 0  # nothing imported: nothing exported, nothing flushed
+    assert len(w.read(agent.state)["flushed"][HOST]) == 4
+
+
+def test_a_failed_flush_is_a_warning_not_a_failed_stop(agent: Run) -> None:
+    assert agent("start").returncode == 0
+    change(agent.state, lambda data: data.update({"flush_fails": ["/dev/vdb"]}))
+    stopped = agent("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert "could not drop the page cache of /dev/vdb" in stopped.stderr and "BLKFLSBUF" in stopped.stderr
+    assert w.read(agent.state)["flushed"][HOST] == ["/dev/vdb1", "/dev/vdc1", "/dev/vdc"]
+    assert w.read(agent.state)["pools"]["tank"]["holder"] is None
+
+
 def test_suspended_pool_is_an_error_while_imported_and_stop_fails_fast(agent: Run) -> None:
     assert agent("start").returncode == 0
 
@@ -331,6 +355,7 @@ def test_freebsd_backend_iscsictl_sysctl_kstat_and_fail_on_disconnection(tmp_pat
     validated = agent("validate-all", depth=10, **chap)
     assert validated.returncode == 6 and "kern.iscsi.fail_on_disconnection" in exit_reason(validated)
     assert agent("stop", **chap).returncode == 0
+    assert w.read(tmp_path)["flushed"] == {}  # GEOM disks have no page cache in front of ctld
     assert agent("monitor", **chap).returncode == 7
 
 

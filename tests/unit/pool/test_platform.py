@@ -1,4 +1,5 @@
-"""Linux answers read from files (through ZFSHA_SYSROOT): hostid and the kstat state word."""
+"""Linux answers read from files (through ZFSHA_SYSROOT): hostid, the kstat state word, and which
+block devices hold a page cache to drop after an export."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zfsha.platform import Linux, current
+from zfsha.platform import FreeBSD, Linux, current
 from zfsha.zpool.kstat import NOT_IMPORTED, read_state
 
 
@@ -47,3 +48,57 @@ def test_platform_is_chosen_by_os_unless_told(monkeypatch: pytest.MonkeyPatch) -
     assert current().name == ("freebsd" if sys.platform.startswith("freebsd") else "linux")
     monkeypatch.setenv("ZFSHA_PLATFORM", "freebsd")
     assert current().name == "freebsd"
+
+
+def sysfs_entry(root: Path, name: str, device_dir: str, *, partition: bool = False) -> None:
+    """/sys/class/block/<name> as the kernel lays it out: a relative link into /sys/devices."""
+    directory = root / "sys/devices" / device_dir
+    directory.mkdir(parents=True)
+    if partition:
+        (directory / "partition").write_text("1\n")
+    (root / "sys/class/block").mkdir(parents=True, exist_ok=True)
+    (root / "sys/class/block" / name).symlink_to(f"../../devices/{device_dir}")
+
+
+def udev_link(root: Path, link: str, device: str) -> None:
+    (root / "dev" / device).touch()
+    (root / link.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    (root / link.lstrip("/")).symlink_to(f"../../{device}")
+
+
+@pytest.fixture
+def seed004_sysfs(root: Path) -> Path:
+    """storage-b: its data disk vdb (partition vdb1, by partlabel), an NVMe partition, and the peer's
+    LUN sda (partition sda1) below an iSCSI session, named by path and by id."""
+    (root / "dev").mkdir()
+    sysfs_entry(root, "vdb", "pci0000:00/0000:00:05.0/virtio2/block/vdb")
+    sysfs_entry(root, "vdb1", "pci0000:00/0000:00:05.0/virtio2/block/vdb/vdb1", partition=True)
+    sysfs_entry(root, "nvme0n1", "pci0000:00/0000:00:06.0/nvme/nvme0/nvme0n1")
+    sysfs_entry(root, "nvme0n1p1", "pci0000:00/0000:00:06.0/nvme/nvme0/nvme0n1/nvme0n1p1", partition=True)
+    sysfs_entry(root, "sda", "platform/host2/session1/target2:0:0/2:0:0:0/block/sda")
+    sysfs_entry(root, "sda1", "platform/host2/session1/target2:0:0/2:0:0:0/block/sda/sda1", partition=True)
+    udev_link(root, "/dev/disk/by-partlabel/data-b-0", "vdb1")
+    udev_link(root, "/dev/disk/by-id/nvme-slog-part1", "nvme0n1p1")
+    udev_link(root, "/dev/disk/by-path/ip-169.254.210.1:3260-iscsi-iqn.2024-01.local.lab:target.storage-a-lun-0-part1", "sda1")
+    udev_link(root, "/dev/disk/by-id/scsi-36001405abcdef-part1", "sda1")
+    return root
+
+
+def test_a_partition_resolves_to_the_whole_disk_it_lies_on(seed004_sysfs: Path) -> None:
+    linux = Linux()
+    assert linux.parent_disk("vdb1") == "vdb"
+    assert linux.parent_disk("nvme0n1p1") == "nvme0n1"
+    assert linux.parent_disk("vdb") is None  # a whole disk has no parent disk
+    assert linux.over_iscsi("sda1") and not linux.over_iscsi("vdb1")
+
+
+def test_local_legs_and_their_disks_are_flushed_never_the_peers_luns(seed004_sysfs: Path) -> None:
+    legs = [
+        "/dev/disk/by-partlabel/data-b-0",
+        "/dev/disk/by-path/ip-169.254.210.1:3260-iscsi-iqn.2024-01.local.lab:target.storage-a-lun-0-part1",
+        "/dev/disk/by-id/scsi-36001405abcdef-part1",  # the same LUN by id: recognised by its session
+        "/dev/disk/by-id/nvme-slog-part1",
+        "/dev/disk/by-partlabel/gone",  # a missing leg: nothing to flush
+    ]
+    assert Linux().page_cached_devices(legs) == ["/dev/vdb1", "/dev/vdb", "/dev/nvme0n1p1", "/dev/nvme0n1"]
+    assert FreeBSD().page_cached_devices(legs) == []
