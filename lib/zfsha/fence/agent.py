@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import sys
 import time
 import traceback
@@ -17,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
 from zfsha import log as logs
-from zfsha import run, secrets
+from zfsha import secrets
 from zfsha.errors import ConfigError, ZfshaError, one_line
 from zfsha.fence.device import FenceError, PowerDevice
 from zfsha.fence.options import (
@@ -310,6 +309,12 @@ class FenceAgent:
 
 
 def _password_from_script(script: str) -> str:
+    # Only here does a fence action start a process: the runner (subprocess, shutil, signal)
+    # stays out of every other invocation's start-up, which Pacemaker pays on each monitor.
+    import shlex
+
+    from zfsha import run
+
     result = run.run(shlex.split(script), timeout=30)
     password = result.stdout.strip("\r\n")
     if not password:

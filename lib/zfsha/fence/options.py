@@ -6,7 +6,6 @@ command line. Both spellings map to one canonical name (the stdin name, with und
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -236,6 +235,9 @@ def parse_stdin(lines: Iterable[str], declared: Sequence[FenceOption]) -> dict[s
 
 
 def parse_command_line(argv: Sequence[str], declared: Sequence[FenceOption], prog: str) -> dict[str, str]:
+    # Pacemaker's fencer writes options on stdin; only an admin at a shell needs argparse.
+    import argparse
+
     parser = argparse.ArgumentParser(prog=prog, add_help=False, allow_abbrev=False)
     for option in declared:
         flags = [f"--{option.long}"]
