@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from zfsha.platform import MultihostTunables
@@ -80,6 +80,17 @@ def start_timeout_in(resource_xml: str) -> float | None:
 
 
 # Pacemaker keeps 128 bytes of an exit reason: the reason is compact, the log has every path.
+EXIT_REASON_BYTES = 128
+
+
+def pool_not_found_reason(pool: str, device_dirs: Sequence[str]) -> str:
+    """zpool import's "no such pool available", said whole in one exit reason: where it looked."""
+    reason = f"pool {pool} not found among devices in {' '.join(device_dirs)}"
+    if len(reason.encode()) <= EXIT_REASON_BYTES:
+        return reason
+    return f"pool {pool} not found among devices in the {len(device_dirs)} device_dirs directories"
+
+
 _ISCSI_NAME = re.compile(r"ip-(?P<portal>.+)-iscsi-(?P<iqn>.+)-lun-(?P<lun>\d+)(?:-part\d+)?$")
 
 

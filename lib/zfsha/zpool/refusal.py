@@ -27,6 +27,7 @@ _ACTIVE = (
     # `zpool import` listing (scan) of such a pool
     re.compile(r"must be exported from (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"),
 )
+_LEAD = re.compile(r"^cannot import '[^']*':\s*", re.IGNORECASE)
 _PREVIOUS = re.compile(r"Last accessed by (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)")
 
 
@@ -40,6 +41,11 @@ class ImportRefusal:
     def holder(self) -> str:
         """'host (hostid 0x...)' for exit reasons."""
         return f"{self.host or 'an unknown host'} (hostid 0x{self.hostid or '?'})"
+
+    @property
+    def detail(self) -> str:
+        """zpool's message on one line, without its "cannot import '<pool>':" lead (the reason names the pool)."""
+        return _LEAD.sub("", " ".join(self.message.split()), count=1)
 
 
 def parse_refusal(message: str) -> ImportRefusal:

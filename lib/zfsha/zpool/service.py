@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from zfsha.errors import CommandError, ConfigError, GenericError, NotInstalledError
 from zfsha.platform import Platform, host_path
 from zfsha.zpool.pool import ImportRefused, Pool
-from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NOT_EXPORTED
+from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NO_SUCH_POOL, NOT_EXPORTED
 from zfsha.zpool.status import Leg, PoolStatus
 
 log = logging.getLogger("zfsha.zpool")
@@ -50,7 +50,13 @@ def import_pool(pool: Pool, device_dirs: Sequence[str], *, mount: bool, force_im
         )
     if refusal.kind == NO_HOSTID:
         raise NotInstalledError(f"pool {pool.name} has multihost=on but this node has no hostid: run zgenhostid")
-    raise GenericError(f"zpool import {pool.name} (from {' '.join(device_dirs)}) failed: {refusal.message}")
+    log.warning("zpool import %s -d %s: %s", pool.name, " -d ".join(device_dirs), refusal.detail)
+    if refusal.kind == NO_SUCH_POOL:
+        from zfsha.zpool.decisions import pool_not_found_reason
+
+        raise GenericError(pool_not_found_reason(pool.name, device_dirs))
+    # zpool's words first: Pacemaker keeps only the reason's first 128 bytes.
+    raise GenericError(f"zpool import {pool.name} failed: {refusal.detail} (from {' '.join(device_dirs)})")
 
 
 def require_multihost(pool: Pool, *, just_imported: bool, timeout: float | None) -> None:

@@ -275,6 +275,15 @@ def test_pool_without_multihost_is_refused_and_left_exported(agent: Run) -> None
     assert agent("start", require_multihost="false").returncode == 0
 
 
+def test_a_missing_pool_says_where_it_was_looked_for_within_128_bytes(agent: Run) -> None:
+    result = agent("start", pool="no-such-pool")
+    assert result.returncode == 1
+    reason = exit_reason(result)
+    assert reason == "pool no-such-pool not found among devices in /dev/disk/by-path /dev/disk/by-partlabel /dev/disk/by-id"
+    assert len(reason.encode()) <= 128
+    assert "no such pool available" in result.stderr  # zpool's own words are in the log
+
+
 def test_no_hostid_refuses_start(agent: Run) -> None:
     change(agent.state, lambda data: data["hosts"][HOST].update({"hostid": 0}))
     result = agent("start")

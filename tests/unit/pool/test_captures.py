@@ -112,6 +112,15 @@ def test_real_multihost_refusal_names_host_and_hostid() -> None:
     assert refusal.holder() == "storage-b (hostid 0x57e7f46e)"
 
 
+def test_real_refusals_give_their_detail_on_one_line_without_the_lead() -> None:
+    assert parse_refusal(captured("zpool_import_f.stale_leg.stderr.txt")).detail == (
+        "one or more devices is currently unavailable"
+    )
+    assert parse_refusal(captured("zpool_import.mmp_refused.stderr.txt")).detail == (
+        "pool is imported on storage-b (hostid: 0x57e7f46e) Export the pool on the other system, then run 'zpool import'."
+    )
+
+
 def test_real_import_scan_of_a_pool_held_elsewhere_names_the_holder() -> None:
     refusal = parse_refusal(captured("zpool_import_scan.mmp_active.txt"))
     assert (refusal.kind, refusal.holder()) == (ACTIVE_ELSEWHERE, "storage-b (hostid 0x57e7f46e)")

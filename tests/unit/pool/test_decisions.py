@@ -9,6 +9,7 @@ from zfsha.zpool.decisions import (
     legs_to_bring_back,
     parse_duration,
     pool_name_problem,
+    pool_not_found_reason,
     resilver_verdict,
     start_seconds_needed,
     start_timeout_in,
@@ -107,3 +108,14 @@ def test_a_resilver_watch_survives_its_file_being_empty() -> None:
     assert ResilverWatch.loads("", fallback_since=5.0) == ResilverWatch(5.0)
     watch = ResilverWatch(7.0, ("/dev/x",), "")
     assert ResilverWatch.loads(watch.dumps(), fallback_since=5.0) == watch
+
+
+def test_a_missing_pools_reason_names_the_directories_searched_within_128_bytes() -> None:
+    dirs = ("/dev/disk/by-path", "/dev/disk/by-partlabel", "/dev/disk/by-id")
+    assert pool_not_found_reason("tank", dirs) == (
+        "pool tank not found among devices in /dev/disk/by-path /dev/disk/by-partlabel /dev/disk/by-id"
+    )
+    many = tuple(f"/srv/storage/devices/shelf-{n}/by-partlabel" for n in range(4))
+    reason = pool_not_found_reason("san-pool-with-a-long-name", many)
+    assert reason == "pool san-pool-with-a-long-name not found among devices in the 4 device_dirs directories"
+    assert len(reason.encode()) <= 128
