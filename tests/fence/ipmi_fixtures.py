@@ -127,7 +127,8 @@ def bmc_options(peer: lab_ipmi.IpmiBmcPeer, **extra: str) -> dict[str, str]:
     return options
 
 
-def _timed(argv: list[str], stdin: str, env: Mapping[str, str], timeout: float) -> Finished:
+def timed(argv: list[str], stdin: str, env: Mapping[str, str], timeout: float) -> Finished:
+    """Run one process from / with its stdin given; its exit, output and wall-clock seconds."""
     started = time.monotonic()
     done = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=dict(env), timeout=timeout, cwd="/")
     return Finished(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
@@ -136,20 +137,20 @@ def _timed(argv: list[str], stdin: str, env: Mapping[str, str], timeout: float) 
 def fence_ipmi(options: Mapping[str, str], timeout: float = 60) -> Finished:
     """The agent as Pacemaker's fencer runs it: options on stdin, nothing in argv."""
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO / "lib")}
-    return _timed([PYTHON, str(AGENT)], stdin_for(options), env, timeout)
+    return timed([PYTHON, str(AGENT)], stdin_for(options), env, timeout)
 
 
 def fence_ipmilan(options: Mapping[str, str], timeout: float = 60) -> Finished:
     """fence-agents' fence_ipmilan, options on stdin (it then puts the password in ipmitool's argv)."""
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    return _timed(["/usr/sbin/fence_ipmilan"], stdin_for({"lanplus": "1", **options}), env, timeout)
+    return timed(["/usr/sbin/fence_ipmilan"], stdin_for({"lanplus": "1", **options}), env, timeout)
 
 
 def ipmitool(peer: lab_ipmi.IpmiBmcPeer, *command: str, timeout: float = 30) -> Finished:
     """ipmitool lanplus with the password in IPMI_PASSWORD (-E), never -P."""
     argv = ["ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p", str(peer.port), "-U", USERNAME, "-E", *command]
     env = {"PATH": "/usr/bin:/bin", "IPMI_PASSWORD": PASSWORD}
-    return _timed(argv, "", env, timeout)
+    return timed(argv, "", env, timeout)
 
 
 @contextmanager
