@@ -121,9 +121,12 @@ def test_a_down_peer_is_not_an_error_and_the_pool_starts_degraded(agent: Run) ->
     assert "storage-b-lun-0-part1 (UNAVAIL)" in monitor.stderr  # full paths in the log
 
 
-def test_legs_come_back_and_the_pool_stays_degraded_until_resilvered(agent: Run) -> None:
+@pytest.mark.parametrize("zfs_version", ["2.1.11", "2.3.1"])  # text status, JSON status
+def test_legs_come_back_and_the_pool_stays_degraded_until_resilvered(tmp_path: Path, zfs_version: str) -> None:
     """ZFS reads ONLINE right after `zpool online`, before the resilver has run: a failover then would
     find the peer's copy stale, so the monitor says 190 until zpool status shows the resilver finished."""
+    w.standard_world(tmp_path, host=HOST, zfs_version=zfs_version)
+    agent = Run(tmp_path)
     assert agent("start").returncode == 0
     change(agent.state, set_peer(False))
     degraded = agent("monitor")
@@ -138,7 +141,7 @@ def test_legs_come_back_and_the_pool_stays_degraded_until_resilvered(agent: Run)
     running = agent("monitor")  # depth 0: the watch file makes it read zpool status
     assert running.returncode == 190
     assert exit_reason(running) == "pool tank ONLINE; resilvering 50.00% (iqn.2025-01.lab.home:storage-b lun 0,1)"
-    assert "resilver in progress, 50.00% done, 00:00:10 to go" in running.stderr
+    assert "resilver in progress, 50.00% done" in running.stderr  # the progress, logged
     finished = agent("monitor")
     assert finished.returncode == 0, finished.stderr
     assert "resilver finished" in finished.stderr
