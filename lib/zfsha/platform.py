@@ -82,7 +82,7 @@ class Platform:
         """The block devices (/dev paths) whose page cache can hold stale copies of these pool leaves
         once the pool is exported, so that a peer reading them through this node's iSCSI target would
         see old labels; [] when there is nothing to flush."""
-        return []
+        raise NotImplementedError
 
     def flush_page_cache(self, device: str) -> None:
         """Drop a block device's page cache (only called for page_cached_devices' answers)."""
@@ -203,8 +203,10 @@ class FreeBSD(Platform):
         except ValueError:
             return None
 
-    # page_cached_devices: nothing to flush. GEOM disk devices have no page cache in front of them,
-    # and ctld serves the disk itself, so a peer always reads what ZFS wrote.
+    def page_cached_devices(self, leaf_paths: Sequence[str]) -> list[str]:
+        # Nothing to flush: GEOM disk devices have no page cache in front of them, and ctld serves the
+        # disk itself, so a peer always reads what ZFS wrote.
+        return []
 
     def pool_state(self, pool: str) -> str | None:
         # FreeBSD's OpenZFS publishes the same word as a sysctl kstat (no zpool lock either).
