@@ -553,13 +553,20 @@ class SanCluster:
         )
 
     def wait_resilvered(self, name: str, timeout: float = 400) -> str:
-        """Wait until the pool on `name` is ONLINE and its returning leg has resilvered; returns zpool status."""
+        """Wait until the pool on `name` is ONLINE, resilvered, and its agent says so; returns zpool status.
+
+        zpool status keeps the last "resilvered" line, which may be an older resilver's: the pool
+        agent's health attribute stays RESILVERING until the resilver it watched has finished.
+        """
         deadline = time.monotonic() + timeout
         status = ""
+        query = ["crm_attribute", "--lifetime", "reboot", "--node", name, "--name", f"zfs-pool-{POOL}-health"]
         while time.monotonic() < deadline:
             status = self.lab[name].exec(["zpool", "status", POOL]).stdout
             if storage.pool_health(self.lab[name], POOL) == "ONLINE" and "resilvered" in status:
-                return status
+                attribute = self.lab[name].exec([*query, "--query", "--quiet"], timeout=60).stdout.strip()
+                if attribute == "ONLINE":
+                    return status
             time.sleep(5)
         raise TimeoutError(f"pool on {name} not ONLINE+resilvered after {timeout} s:\n{status}")
 
@@ -570,12 +577,12 @@ class SanCluster:
         return sum(1 for event in root.iter("fence_event") if event.get("status") == "success")
 
     def flush_backend_cache(self, name: str) -> None:
-        """Drop `name`'s page cache of its exported disk (BLKFLSBUF).
+        """Drop `name`'s page cache of its exported disk (BLKFLSBUF), as zfs-iscsi-pool's stop does.
 
-        LAB WORKAROUND for a seed-004 design flaw the lab found: LIO's fileio backstore (the only
-        one that can share the disk with the node's own ZFS; block/iblock opens it O_EXCL) reads
-        through the page cache, which the node's own ZFS writes bypass. A peer importing over iSCSI
-        then reads stale labels (run without this: the peer imported the pool DEGRADED, this
-        node's leg UNAVAIL). Called before a planned move so the later scenarios stay testable.
+        LIO's fileio backstore (the only one that can share the disk with the node's own ZFS;
+        block/iblock opens it O_EXCL) reads through the page cache, which the node's own ZFS writes
+        bypass, so a peer importing over iSCSI would read stale labels. ocf:zfsha:zfs-iscsi-pool
+        flushes after its export; agents that do not (ocf:heartbeat:ZFS in bench/failover.py) need
+        the lab to do it before a planned move.
         """
         self.lab[name].exec(["blockdev", "--flushbufs", storage.local_disk(f"{name}-d0")], check=True)
