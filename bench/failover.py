@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Failover times of seed 004 in the VM lab: ocf:zfsha:zfs-iscsi-pool beside ocf:heartbeat:ZFS, one lab run.
+
+One three-guest cluster (lab.vm.cluster.SanCluster: the README's pcs block, real ZFS/LIO/open-iscsi,
+real power fencing) is brought up once. For each pool agent it prints:
+- planned: `pcs node standby <active>` -> the client reads its data through the hypervisor VIP from
+  the peer;
+- unplanned: the active node's power is cut at its plug/BMC -> the client reads again (the survivor
+  fenced it, imported DEGRADED and restarted the LUN export);
+then the old node is rejoined and resilvered before the next measurement. Last, the multihost
+activity-check floor is measured on the same pool: with the cluster in maintenance mode the holder
+is killed and a bare `zpool import` listing on the survivor times ZFS's own check, the least any
+takeover can take. Times under qemu TCG are far slower than hardware: compare the ratios.
+
+    /usr/bin/python3 bench/failover.py        (root; builds or reuses the guest image and the .deb)
+
+Takes about 45 minutes on 2 cores. Prints numbers, never fails on one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lab.vm.cluster import POOL, SanCluster, local_leg  # noqa: E402
+from lab.vm.image import ensure_image  # noqa: E402
+from lab.vm.lab import Lab  # noqa: E402
+
+HEARTBEAT_POOL = "hb-pool"
+CLIENT_MIB = 4
+
+
+def build_deb() -> Path:
+    subprocess.run(["make", "-s", "-C", str(REPO), "deb"], check=True, stdout=subprocess.DEVNULL)
+    return next((REPO / "build").glob("zfsha_*_all.deb"))
+
+
+def other(name: str) -> str:
+    return "storage-b" if name == "storage-a" else "storage-a"
+
+
+def planned(cluster: SanCluster, pool_resource: str, path: str, data: str) -> float:
+    active = cluster.where(pool_resource)[0]
+    started = time.monotonic()
+    cluster.pcs(["pcs", "node", "standby", active])
+    cluster.wait_started("client-luns", on=other(active), timeout=600)
+    if cluster.client_read(path, CLIENT_MIB, 0, timeout=600) != data:
+        print(f"  planned: the client read different data after the move to {other(active)}")
+    seconds = time.monotonic() - started
+    cluster.pcs(["pcs", "node", "unstandby", active])
+    return seconds
+
+
+def unplanned(cluster: SanCluster, pool_resource: str, path: str, data: str) -> float:
+    active = cluster.where(pool_resource)[0]
+    survivor = other(active)
+    started = time.monotonic()
+    cluster.cut_power(active)
+    cluster.wait_started("client-luns", on=survivor, timeout=900, via=survivor)
+    if cluster.client_read(path, CLIENT_MIB, 0, timeout=900) != data:
+        print(f"  unplanned: the client read different data after the takeover by {survivor}")
+    return time.monotonic() - started
+
+
+def swap_to_heartbeat(cluster: SanCluster) -> None:
+    """Replace zfs-pool by ocf:heartbeat:ZFS on the same pool, with the README's constraints."""
+    cluster.pcs(["pcs", "resource", "disable", "zfs-pool", "--wait=600"], timeout=660)
+    cluster.pcs(["pcs", "resource", "delete", "zfs-pool", "--force"])
+    dirs = f"-d /dev/disk/by-partlabel -d {Path(cluster.peer_leg('storage-a')).parent}"
+    cluster.pcs(
+        ["pcs", "resource", "create", HEARTBEAT_POOL, "ocf:heartbeat:ZFS", f"pool={POOL}", f"importargs={dirs}",
+         "--disabled", "op", "start", "timeout=150s", "op", "stop", "timeout=90s",
+         "op", "monitor", "interval=10s", "timeout=30s"]
+    )  # fmt: skip
+    cluster.pcs(["pcs", "constraint", "order", HEARTBEAT_POOL, "then", "san-services"])
+    cluster.pcs(["pcs", "constraint", "colocation", "add", "san-services", "with", HEARTBEAT_POOL, "INFINITY"])
+    cluster.pcs(["pcs", "constraint", "location", HEARTBEAT_POOL, "avoids", "quorum"])
+    cluster.pcs(["pcs", "resource", "enable", HEARTBEAT_POOL])
+    cluster.wait_started("client-luns", timeout=600)
+
+
+def activity_check_floor(cluster: SanCluster, pool_resource: str) -> tuple[float, float]:
+    """(tunables' floor, measured bare `zpool import` listing) after the holder dies, in seconds."""
+    holder = cluster.where(pool_resource)[0]
+    survivor = cluster[other(holder)]
+    interval = int(survivor.exec(["cat", "/sys/module/zfs/parameters/zfs_multihost_interval"], check=True).stdout)
+    intervals = int(survivor.exec(["cat", "/sys/module/zfs/parameters/zfs_multihost_import_intervals"], check=True).stdout)
+    cluster.pcs(["pcs", "property", "set", "maintenance-mode=true"])
+    cluster[holder].kill()
+    dirs = ["-d", str(Path(local_leg(other(holder))).parent), "-d", str(Path(cluster.peer_leg(holder)).parent)]
+    started = time.monotonic()
+    listing = survivor.exec(["zpool", "import", *dirs], timeout=600)
+    measured = time.monotonic() - started
+    if POOL not in listing.stdout:
+        print(f"  floor: the listing did not show {POOL}: {listing.stdout}{listing.stderr}")
+    return interval * intervals / 1000, measured
+
+
+def main() -> None:
+    os.environ.setdefault("LAB_VM_CACHE", "/var/cache/zfsha/lab-vm")
+    lab = Lab(ensure_image(), data_disks=1, disk_mib=256, host_nic=True)
+    cluster = SanCluster(lab)
+    try:
+        cluster.bring_up(build_deb())
+        cluster.wait_started("client-luns", timeout=600)
+        path = cluster.client_login()
+        data = cluster.client_write(path, CLIENT_MIB, 0)
+        results: dict[str, dict[str, float]] = {}
+        for agent, resource in (("ocf:zfsha:zfs-iscsi-pool", "zfs-pool"), ("ocf:heartbeat:ZFS", HEARTBEAT_POOL)):
+            if resource == HEARTBEAT_POOL:
+                swap_to_heartbeat(cluster)
+            if resource == HEARTBEAT_POOL:
+                cluster.flush_backend_cache(cluster.where(resource)[0])  # our agent's stop does this itself
+            results[agent] = {"planned": planned(cluster, resource, path, data)}
+            results[agent]["unplanned"] = unplanned(cluster, resource, path, data)
+            print(agent, {name: round(value, 1) for name, value in results[agent].items()}, flush=True)
+            # The fenced node comes back; our agent brings its leg back and it resilvers (heartbeat:ZFS
+            # would leave it faulted, which only the floor measurement after it would not mind).
+            fenced = other(cluster.where(resource)[0])
+            cluster.rejoin(fenced)
+            if resource == "zfs-pool":
+                cluster.wait_resilvered(other(fenced), timeout=900)
+        floor, measured = activity_check_floor(cluster, HEARTBEAT_POOL)
+        print(f"multihost activity check: tunables {floor:.1f} s, measured bare zpool import listing {measured:.1f} s")
+        ours, theirs = results["ocf:zfsha:zfs-iscsi-pool"], results["ocf:heartbeat:ZFS"]
+        for kind in ("planned", "unplanned"):
+            print(
+                f"{kind:9} zfs-iscsi-pool {ours[kind]:6.1f} s  heartbeat:ZFS {theirs[kind]:6.1f} s  "
+                f"ratio {ours[kind] / theirs[kind]:.2f}  vs floor {ours[kind] / measured:.1f}x"
+            )
+    finally:
+        cluster.stop()
+        lab.remove()
+
+
+if __name__ == "__main__":
+    main()
