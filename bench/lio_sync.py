@@ -1,19 +1,32 @@
 #!/usr/bin/python3
 """Time to map N zvols and to resync with nothing to do: one reconcile vs one process per LUN.
 
-On this host there is no LIO kernel: rtslib runs against a directory tree shaped like configfs
-(tests/sim/lio/fake_configfs.py), so the numbers measure planning, rtslib and Python/process costs,
-not the kernel's. Real numbers (and the targetcli side by side) come from the virtual-machine lab.
-The "per-LUN process" column starts one Python process per zvol that imports rtslib and creates the
-backstore, sets emulate_tpu and adds the LUN, as one targetcli call per LUN would; it is a lower bound
-of that approach (targetcli itself also loads configshell and walks the whole tree on each call).
+Two modes:
 
-usage: bench/lio_sync.py [N ...]   (default: 10 100 1000)
+- Default (any host): rtslib runs against a directory tree shaped like configfs
+  (tests/sim/lio/fake_configfs.py), so the numbers measure planning, rtslib and Python/process costs,
+  not the kernel's. The "per-LUN process" column starts one Python process per zvol that imports
+  rtslib and creates the backstore, sets emulate_tpu and adds the LUN: a lower bound of one targetcli
+  call per LUN (targetcli also loads configshell and walks the whole tree on each call).
+- `--real POOL` (inside a lab guest, as root; bench/lab_bench.py runs it there): real zvols below
+  POOL/lio-n<N>, real LIO. The agent's start (first export, which also stores each zvol's identity
+  with `zfs set`; then a re-export as after a failover, identity already stored) and its recurring
+  monitor with nothing to do, beside the per-LUN approach of ocf:heartbeat:iSCSILogicalUnit: one
+  targetcli process per LUN that creates the block backstore (with its serial), sets the thin
+  provisioning attributes and creates the LUN, targetcli saving its configuration on exit as it does
+  by default. For large N `--per-lun-sample K` times K targetcli calls on an empty TPG and K on a TPG
+  that already holds N-K LUNs (the rest created in one rtslib pass, untimed) and estimates the total
+  as N times their mean, since each call's cost grows with the tree it loads.
+
+usage: bench/lio_sync.py [N ...]                                   (default: 10 100 1000)
+       bench/lio_sync.py --real POOL [--portal ADDR] [--per-lun-sample K] [N ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,10 +124,155 @@ def bench(count: int) -> None:
         )
 
 
-def main() -> None:
-    counts = [int(a) for a in sys.argv[1:]] or [10, 100, 1000]
-    print("lio_sync bench: rtslib on a configfs-shaped tree (no kernel); real numbers come from the VM lab")
+# ---- real LIO and ZFS (inside a lab guest) --------------------------------------------------------
+
+AGENT = REPO / "agents" / "lio-sync-luns"
+CONFIGFS_TARGET = "/sys/kernel/config/target/iscsi"
+# One targetcli process per LUN, fed on stdin the commands iSCSILogicalUnit (lio-t) runs for a LUN.
+PER_LUN_COMMANDS = """/backstores/block create name={name} dev={device} wwn={serial}
+/backstores/block/{name} set attribute emulate_tpu=1 emulate_tpws=1
+/iscsi/{iqn}/tpg1/luns create /backstores/block/{name} lun={lun}
+exit
+"""
+
+
+def sh(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+
+
+def ensure_zvols(dataset: str, count: int) -> list[str]:
+    """count sparse zvols v0000.. below dataset (created when missing); returns their device paths."""
+    names = [f"{dataset}/v{i:04d}" for i in range(count)]
+    have = set()
+    if subprocess.run(["zfs", "list", dataset], capture_output=True).returncode == 0:
+        have = set(sh(["zfs", "list", "-H", "-o", "name", "-r", "-t", "volume", dataset]).stdout.split())
+    else:
+        sh(["zfs", "create", dataset])
+    missing = [name for name in names if name not in have]
+    started = time.perf_counter()
+    for name in missing:
+        sh(["zfs", "create", "-s", "-V", "8M", "-o", "volblocksize=16K", name])
+    devices = [f"/dev/zvol/{name}" for name in names]
+    sh(["udevadm", "settle", "--timeout=600"])
+    while not all(os.path.exists(device) for device in devices):
+        time.sleep(0.5)
+    if missing:
+        print(f"  (created {len(missing)} zvols in {time.perf_counter() - started:.1f} s, devices included)")
+    return devices
+
+
+def clear_lio() -> None:
+    from rtslib_fb import RTSRoot
+
+    RTSRoot().clear_existing(confirm=True)
+
+
+def lun_count(iqn: str) -> int:
+    path = f"{CONFIGFS_TARGET}/{iqn}/tpgt_1/lun"
+    return len([entry for entry in os.listdir(path) if entry.startswith("lun_")]) if os.path.isdir(path) else 0
+
+
+def run_agent(action: str, dataset: str, portal: str, recurring: bool = False) -> float:
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "PYTHONPATH": str(REPO / "lib"),
+        "OCF_ROOT": "/usr/lib/ocf",
+        "OCF_RESOURCE_INSTANCE": "bench-luns",
+        "OCF_RESKEY_target_iqn": IQN,
+        "OCF_RESKEY_portals": portal,
+        "OCF_RESKEY_datasets": dataset,
+        "OCF_RESKEY_acl_mode": "generate",  # ACL mode maps at most 256 LUNs per initiator
+        "OCF_RESKEY_CRM_meta_timeout": "3600000",
+    }
+    if recurring:
+        env["OCF_RESKEY_CRM_meta_interval"] = "30000"
+    started = time.perf_counter()
+    done = subprocess.run(["/usr/bin/python3", str(AGENT), action], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"lio-sync-luns {action} exited {done.returncode}: {done.stderr.strip()}")
+    return seconds
+
+
+def targetcli_lun(name: str, device: str, serial: str, lun: int) -> float:
+    commands = PER_LUN_COMMANDS.format(name=name, device=device, serial=serial, iqn=IQN, lun=lun)
+    started = time.perf_counter()
+    done = subprocess.run(["targetcli"], input=commands, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0 or "rror" in done.stdout + done.stderr:
+        raise SystemExit(f"targetcli for LUN {lun} failed: {(done.stdout + done.stderr).strip()}")
+    return seconds
+
+
+def rtslib_luns(items: list[tuple[str, str, str, int]]) -> None:
+    """The objects targetcli would create, in one pass (filler between the timed samples)."""
+    from rtslib_fb import LUN, TPG, BlockStorageObject, FabricModule, Target
+
+    tpg = TPG(Target(FabricModule("iscsi"), IQN), 1)
+    for name, device, serial, lun in items:
+        storage = BlockStorageObject(name, dev=device, wwn=serial)
+        storage.set_attribute("emulate_tpu", "1")
+        storage.set_attribute("emulate_tpws", "1")
+        LUN(tpg, lun, storage_object=storage)
+
+
+def per_lun_targetcli(devices: list[str], sample: int) -> tuple[float, str]:
+    """Seconds to map every device with one targetcli process each (or the sampled estimate)."""
+    clear_lio()
+    sh(["targetcli", f"/iscsi create {IQN}"])
+    items = [(f"pl-{i:04d}", device, f"bench-{i:04d}", i) for i, device in enumerate(devices)]
+    if not sample or len(items) <= 2 * sample:
+        total = sum(targetcli_lun(*item) for item in items)
+        return total, "measured"
+    first = [targetcli_lun(*item) for item in items[:sample]]
+    rtslib_luns(items[sample:-sample])
+    last = [targetcli_lun(*item) for item in items[-sample:]]
+    mean_first, mean_last = statistics.mean(first), statistics.mean(last)
+    estimate = len(items) * (mean_first + mean_last) / 2
+    return estimate, f"estimated: {mean_first:.2f} s/LUN on an empty TPG, {mean_last:.2f} s/LUN beside {len(items) - sample}"
+
+
+def real(pool: str, counts: list[int], portal: str, sample: int) -> None:
+    print(f"lio_sync bench on real LIO and ZFS: pool {pool}, acl_mode=generate, portal {portal}; seconds")
     for count in counts:
+        dataset = f"{pool}/lio-n{count}"
+        devices = ensure_zvols(dataset, count)
+        clear_lio()
+        for prop in ("zfsha:lun", "zfsha:serial"):
+            sh(["zfs", "inherit", "-r", prop, dataset])
+        first_start = run_agent("start", dataset, portal)
+        mapped = lun_count(IQN)
+        noop_first = [run_agent("monitor", dataset, portal, recurring=True) for _ in range(3)]
+        stop_seconds = run_agent("stop", dataset, portal)
+        restart = run_agent("start", dataset, portal)
+        noop = noop_first + [run_agent("monitor", dataset, portal, recurring=True) for _ in range(3)]
+        run_agent("stop", dataset, portal)
+        per_lun, how = per_lun_targetcli(devices, sample)
+        if lun_count(IQN) != count:
+            raise SystemExit(f"targetcli mapped {lun_count(IQN)} LUNs, not {count}")
+        clear_lio()
+        print(
+            f"N={count:5d} ({mapped} mapped)  lio-sync-luns start: first {first_start:7.2f}  re-export {restart:7.2f}  "
+            f"no-op monitor mean {statistics.mean(noop):5.2f} (min {min(noop):.2f}, max {max(noop):.2f}, n={len(noop)})  "
+            f"stop {stop_seconds:6.2f}  | targetcli per LUN {per_lun:8.2f} ({how})  "
+            f"ratio first {per_lun / first_start:5.1f}x, re-export {per_lun / restart:5.1f}x"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("counts", nargs="*", type=int, default=[10, 100, 1000], metavar="N")
+    parser.add_argument("--real", metavar="POOL", help="real LIO and ZFS: zvols below POOL/lio-n<N> (run as root in a lab guest)")
+    parser.add_argument("--portal", default="0.0.0.0:3260", help="portal of the TPG in --real mode")
+    parser.add_argument(
+        "--per-lun-sample", type=int, default=0, metavar="K", help="--real: estimate the per-LUN side from 2K calls"
+    )
+    options = parser.parse_args()
+    if options.real:
+        real(options.real, options.counts, options.portal, options.per_lun_sample)
+        return
+    print("lio_sync bench: rtslib on a configfs-shaped tree (no kernel); real numbers come from the VM lab")
+    for count in options.counts:
         bench(count)
 
 

@@ -6,7 +6,14 @@ Prints wall time and CPU (user+sys of the agent and everything it started) per m
 Python zpool, far dearer than the real one, and kstat files under a simulated root), so the process
 counts carry over to real ZFS and the times do not; in the VM lab point --real at a real pool.
 
-    /usr/bin/python3 bench/pool_monitor.py [--mirrors 12] [--runs 10] [--real POOL]
+    /usr/bin/python3 bench/pool_monitor.py [--mirrors 12] [--runs 10] [--real POOL [--import-check DIR]]
+
+--import-check DIR (real pools of file vdevs in DIR, inside a lab guest) also times the agents' imports
+beside the multihost activity-check floor (zfs_multihost_import_intervals x zfs_multihost_interval):
+a hand-over from a holder that exported, and an import after the holder crashed. The crash is staged on
+one host: copies of the imported pool's vdev files (their labels still say ACTIVE), the original
+exported, and the hostid switched to another value while the copies are imported, so ZFS sees a pool
+last used by another host and runs its activity check. The hostid is switched back afterwards.
 """
 
 from __future__ import annotations
@@ -53,11 +60,88 @@ def counting_zpool(directory: Path, real_zpool: str, count_file: Path) -> None:
     wrapper.chmod(0o755)
 
 
+def tunable(name: str) -> int:
+    return int(Path(f"/sys/module/zfs/parameters/{name}").read_text())
+
+
+def timed_run(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    return time.perf_counter() - started, done
+
+
+def exit_reason(done: subprocess.CompletedProcess[str]) -> str:
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    reasons = [line.split("ocf-exit-reason:", 1)[1] for line in lines if "ocf-exit-reason:" in line]
+    return (reasons or lines or [""])[-1].strip()[:160]
+
+
+def set_hostid(hostid: str) -> None:
+    """Switch this host's hostid (8 hex digits): /etc/hostid, and spl's parameter when it overrides the file."""
+    subprocess.run(["zgenhostid", "-f", hostid], check=True, capture_output=True)
+    parameter = Path("/sys/module/spl/parameters/spl_hostid")
+    if parameter.exists() and int(parameter.read_text()) != 0:
+        parameter.write_text(str(int(hostid, 16)))
+
+
+def import_check(pool: str, vdev_dir: str, ours: dict[str, str], theirs: dict[str, str]) -> None:
+    """Import times of both agents beside the activity-check floor; leaves the pool imported as found."""
+    intervals, interval_ms = tunable("zfs_multihost_import_intervals"), tunable("zfs_multihost_interval")
+    print(
+        f"\nimport of {pool} ({vdev_dir}); multihost activity-check floor: zfs_multihost_import_intervals "
+        f"{intervals} x zfs_multihost_interval {interval_ms} ms = {intervals * interval_ms / 1000:.1f} s"
+    )
+    agent = ["/usr/bin/python3", str(REPO / "agents" / "zfs-iscsi-pool")]
+    zfsha = {**ours, "OCF_RESKEY_device_dirs": vdev_dir, "OCF_RESKEY_mount": "false", "OCF_RESKEY_CRM_meta_timeout": "300000"}
+    heartbeat = {**theirs, "OCF_RESKEY_importargs": f"-d {vdev_dir}"}
+    rows: list[tuple[str, float, subprocess.CompletedProcess[str]]] = []
+
+    def step(name: str, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        seconds, done = timed_run(argv, env)
+        rows.append((name, seconds, done))
+        return done
+
+    step("zfsha stop (export)", [*agent, "stop"], zfsha)
+    step("zfsha start, holder exported", [*agent, "start"], zfsha)
+    step("zfsha stop (export)", [*agent, "stop"], zfsha)
+    step("heartbeat start, holder exported", ["/bin/sh", HEARTBEAT_ZFS, "start"], heartbeat)
+    step("heartbeat stop", ["/bin/sh", HEARTBEAT_ZFS, "stop"], heartbeat)
+    subprocess.run(["zpool", "import", "-d", vdev_dir, "-o", "cachefile=none", pool], check=True, capture_output=True)
+    subprocess.run(["zpool", "sync", pool], check=True)
+    # Two copies taken while the pool is imported (labels ACTIVE): one crash for each agent.
+    crashed = {name: f"{vdev_dir.rstrip('/')}-crashed-{name}" for name in ("zfsha", "heartbeat")}
+    for directory in crashed.values():
+        subprocess.run(["mkdir", "-p", directory], check=True)
+        subprocess.run(["cp", "-a", "--sparse=always", vdev_dir.rstrip("/") + "/.", directory + "/"], check=True)
+    subprocess.run(["zpool", "export", pool], check=True)
+    own_hostid = subprocess.run(["hostid"], check=True, capture_output=True, text=True).stdout.strip()
+    other_hostid = f"{int(own_hostid, 16) ^ 0x5A5A5A5A:08x}"
+    crashed_zfsha = {**zfsha, "OCF_RESKEY_device_dirs": crashed["zfsha"]}
+    crashed_heartbeat = {**heartbeat, "OCF_RESKEY_importargs": f"-d {crashed['heartbeat']}"}
+    try:
+        set_hostid(other_hostid)
+        step("zfsha start, holder crashed", [*agent, "start"], crashed_zfsha)
+        step("zfsha start, crashed, force_import", [*agent, "start"], {**crashed_zfsha, "OCF_RESKEY_force_import": "true"})
+        step("zfsha stop (export)", [*agent, "stop"], crashed_zfsha)
+        step("heartbeat start (-f), holder crashed", ["/bin/sh", HEARTBEAT_ZFS, "start"], crashed_heartbeat)
+        step("heartbeat stop", ["/bin/sh", HEARTBEAT_ZFS, "stop"], crashed_heartbeat)
+    finally:
+        set_hostid(own_hostid)
+        subprocess.run(["zpool", "export", pool], capture_output=True)
+        for directory in crashed.values():
+            shutil.rmtree(directory, ignore_errors=True)
+        subprocess.run(["zpool", "import", "-d", vdev_dir, "-o", "cachefile=none", pool], check=True, capture_output=True)
+    print(f"{'step':<38} {'seconds':>8}  exit  reason")
+    for name, seconds, done in rows:
+        print(f"{name:<38} {seconds:8.2f}  {done.returncode:4d}  {exit_reason(done) if done.returncode else ''}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mirrors", type=int, default=12, help="two-way mirrors in the simulated pool (default 12: 24 legs)")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--real", metavar="POOL", help="measure an imported real pool instead of the simulator")
+    parser.add_argument("--import-check", metavar="DIR", help="with --real: time imports; DIR holds the pool's file vdevs")
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pool-monitor-"))
@@ -105,6 +189,8 @@ def main() -> None:
             print(f"{name:<16} {wall:9.1f} {cpu:9.1f} {calls:10.1f}  {','.join(map(str, sorted(codes)))}")
         if not options.real:
             print("note: the simulated zpool is a Python program; on real ZFS a zpool call costs what `zpool list` costs there")
+        elif options.import_check:
+            import_check(pool, options.import_check, ours, theirs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
