@@ -89,6 +89,23 @@ def run_with_mounts(
     )
 
 
+def package_mounts(root: Path) -> list[dict]:
+    """boot.py mount specs putting an unpacked package (dpkg-deb -x) where it would be installed."""
+    return [
+        {"type": "bind", "src": str(root / OCF_PROVIDER_DIR.relative_to("/")), "dst": str(OCF_PROVIDER_DIR), "ro": True},
+        {"type": "overlay", "lower": [str(root / "usr/sbin"), "/usr/sbin"], "dst": "/usr/sbin"},
+        {"type": "overlay", "lower": [str(root / DIST_PACKAGES.lstrip("/")), DIST_PACKAGES], "dst": DIST_PACKAGES},
+    ]
+
+
+def run_over_package(root: Path, argv: list[str], timeout: float | None = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run argv seeing an unpacked package's agents and library at the standard paths."""
+    # overlayfs splits lowerdir on ':' and mount options on ','.
+    if ":" in str(root) or "," in str(root):
+        raise ValueError(f"cannot overlay a path holding ':' or ',': {root}")
+    return run_with_mounts(argv, package_mounts(root), timeout=timeout)
+
+
 def ensure_provider_dir() -> None:
     """Bind mounts need a mountpoint; made on the host only when missing (the .deb owns it)."""
     if not OCF_PROVIDER_DIR.exists():

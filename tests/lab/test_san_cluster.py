@@ -91,10 +91,17 @@ def test_bad_configuration_is_reported_and_contained(san_cluster: SanCluster, fa
         "bad-name": ["pool=no-such-pool"],
         "bad-chap": ["pool=other-pool", "chap_user=iscsiuser", "chap_secret_file=/etc/zfsha/missing.secret"],
     }
-    for name, params in bad.items():
-        cluster.pcs(["pcs", "resource", "create", name, "ocf:zfsha:zfs-iscsi-pool", *params, "--disabled"])
-        cluster.pcs(["pcs", "constraint", "location", name, "avoids", "quorum"])
-        cluster.pcs(["pcs", "resource", "enable", name])
+    cluster.pcs_batch(
+        [
+            command
+            for name, params in bad.items()
+            for command in (
+                ["pcs", "resource", "create", name, "ocf:zfsha:zfs-iscsi-pool", *params, "--disabled"],
+                ["pcs", "constraint", "location", name, "avoids", "quorum"],
+                ["pcs", "resource", "enable", name],
+            )
+        ]
+    )
     unknown = cluster.pcs(
         ["pcs", "resource", "create", "bad-param", "ocf:zfsha:zfs-iscsi-pool", "pool=san-pool", "bogus=1"], check=False
     )
@@ -117,9 +124,8 @@ def test_bad_configuration_is_reported_and_contained(san_cluster: SanCluster, fa
     assert cluster.where("zfs-pool") == ["storage-b"] and cluster.where("client-luns") == ["storage-b"]
     assert cluster.import_count("storage-b") == imports
     assert cluster.client_read(facts["path"], 8, 0) == facts["data0"]
-    for name in bad:
-        cluster.pcs(["pcs", "resource", "delete", name, "--force"])
-    cluster.pcs(["pcs", "resource", "cleanup"])
+    cluster.pcs_batch([["pcs", "resource", "delete", name, "--force"] for name in bad])
+    cluster["quorum"].exec(["crm_resource", "--cleanup"], timeout=120, check=True)
 
 
 def test_power_cut_of_the_active_node_fails_over_degraded(san_cluster: SanCluster, facts: dict) -> None:

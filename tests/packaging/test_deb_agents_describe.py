@@ -4,29 +4,13 @@ working tree there), then pcs describes every agent."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from lab.nscluster.tree import DIST_PACKAGES, OCF_PROVIDER_DIR, ensure_provider_dir, run_with_mounts
+from lab.nscluster.tree import DIST_PACKAGES, OCF_PROVIDER_DIR, ensure_provider_dir, run_over_package
 
 from .conftest import is_root, require_tools, tree_agents, tree_fence_agents
-
-
-def package_mounts(root: Path) -> list[dict]:
-    """boot.py mount operations putting the unpacked package where it would be installed."""
-    return [
-        {"type": "bind", "src": str(root / OCF_PROVIDER_DIR.relative_to("/")), "dst": str(OCF_PROVIDER_DIR), "ro": True},
-        {"type": "overlay", "lower": [str(root / "usr/sbin"), "/usr/sbin"], "dst": "/usr/sbin"},
-        {"type": "overlay", "lower": [str(root / DIST_PACKAGES.lstrip("/")), DIST_PACKAGES], "dst": DIST_PACKAGES},
-    ]
-
-
-def run_over_package(root: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
-    # overlayfs splits lowerdir on ':' and mount options on ','.
-    assert ":" not in str(root) and "," not in str(root), root
-    return run_with_mounts(argv, package_mounts(root))
 
 
 @pytest.fixture(scope="module")
