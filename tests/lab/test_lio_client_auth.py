@@ -94,7 +94,7 @@ def block_backstores(san: San) -> list[str]:
 
 @pytest.fixture(scope="module")
 def san(storage_lab: Lab, zfsha_deb: Path) -> Iterator[San]:
-    """The package installed on both guests, the pool and zvols on storage-a, CHAP files on both sides."""
+    """The package installed on both guests; on storage-a the pool, its zvols and the CHAP credentials file."""
     storage_lab.install_deb(zfsha_deb, ["storage-a", "storage-b"])
     target, initiator = storage_lab["storage-a"], storage_lab["storage-b"]
     target.exec(["zpool", "create", "-f", "-o", "ashift=12", POOL, storage.local_disk("storage-a-d0")], timeout=180, check=True)
