@@ -78,6 +78,10 @@ class Platform:
         """Lock-free health word, "" when not imported, None when this platform cannot tell."""
         raise NotImplementedError
 
+    def zfs_module_version(self) -> tuple[int, int] | None:
+        """(major, minor) of the loaded ZFS, when it can be read without starting a process."""
+        return None
+
     def page_cached_devices(self, leaf_paths: Sequence[str]) -> list[str]:
         """The block devices (/dev paths) whose page cache can hold stale copies of these pool leaves
         once the pool is exported, so that a peer reading them through this node's iSCSI target would
@@ -126,6 +130,15 @@ class Linux(Platform):
         if interval is None or intervals is None:
             return None
         return MultihostTunables(interval, intervals, read("zfs_multihost_fail_intervals"))
+
+    def zfs_module_version(self) -> tuple[int, int] | None:
+        """(major, minor) of the loaded zfs module, read from sysfs (no process); None if unknown."""
+        try:
+            text = Path(host_path("/sys/module/zfs/version")).read_text().strip()
+            major, minor = text.split("-")[0].split(".")[:2]
+            return int(major), int(minor)
+        except (OSError, ValueError):
+            return None
 
     def pool_state(self, pool: str) -> str | None:
         from zfsha.zpool.kstat import read_state

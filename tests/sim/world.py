@@ -243,6 +243,7 @@ def refresh(data: dict[str, Any], state: Path) -> None:
         parameters.mkdir(parents=True, exist_ok=True)
         for tunable, value in data["tunables"].items():
             (parameters / tunable).write_text(f"{value}\n")
+        (root / "sys/module/zfs/version").write_text(f"{data['zfs_version']}-1\n")  # as sysfs shows it
         for directory in (BY_PATH, BY_PARTLABEL, SYS_BLOCK, SYS_DISKS):
             shutil.rmtree(root / directory.lstrip("/"), ignore_errors=True)
             (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)

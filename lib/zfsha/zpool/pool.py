@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 # Bound of a quick query when the action's deadline leaves more (a stuck zpool must not eat it all).
 QUERY_SECONDS = 15.0
+# OpenZFS release whose zpool status has -j (JSON output).
+JSON_STATUS_SINCE = (2, 3)
 
 
 def _run(argv: Sequence[str], **options: Any) -> Completed:
@@ -65,14 +67,20 @@ class Pool:
             return ""  # without the zfs module nothing can be imported here
         raise CommandFailed(f"zpool list {self.name} failed: {' '.join(result.stderr.split())}", result.argv, result.returncode)
 
-    def status(self) -> PoolStatus:
-        """`zpool status` as JSON where OpenZFS has -j (2.3+), as text otherwise (2.1)."""
-        result = _run(["zpool", "status", "-j", "--json-int", "-P", self.name], check=False, timeout=QUERY_SECONDS)
-        if result.returncode == 0:
-            import json
+    def status(self, timeout: float = QUERY_SECONDS) -> PoolStatus:
+        """`zpool status` as JSON where OpenZFS has -j (2.3+), as text otherwise (2.1).
 
-            return parse_json(json.loads(result.stdout), self.name)
-        result = _run(["zpool", "status", "-P", "-p", self.name], timeout=QUERY_SECONDS)
+        Where the module's version is known (Linux: sysfs), a ZFS without -j is not asked for it:
+        the refused call costs a process start, seconds under emulation, inside a monitor's deadline.
+        """
+        version = self.platform.zfs_module_version()
+        if version is None or version >= JSON_STATUS_SINCE:
+            result = _run(["zpool", "status", "-j", "--json-int", "-P", self.name], check=False, timeout=timeout)
+            if result.returncode == 0:
+                import json
+
+                return parse_json(json.loads(result.stdout), self.name)
+        result = _run(["zpool", "status", "-P", "-p", self.name], timeout=timeout)
         return parse_text(result.stdout, self.name)
 
     def get(self, prop: str) -> str:

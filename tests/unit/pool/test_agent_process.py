@@ -388,3 +388,51 @@ def test_a_hanging_login_cannot_eat_the_monitors_deadline(agent: Run) -> None:
     again = agent("monitor", timeout_ms=20000)
     assert time.monotonic() - started < 4  # no second attempt within a minute
     assert again.returncode == 190
+
+
+def test_a_blocked_zpool_status_does_not_time_the_monitor_out(agent: Run) -> None:
+    """zpool status waits on ZFS's namespace lock while another import scan holds it (seen in the lab:
+    a second pool resource's import scan, a multihost activity check long): a monitor that waited for
+    it timed out, and Pacemaker restarted a serving pool. It answers from the lock-free state instead."""
+    assert agent("start").returncode == 0
+    change(agent.state, set_peer(False))
+    change(agent.state, lambda data: data["hang"].update({"zpool status": 60}))
+    started = time.monotonic()
+    monitor = agent("monitor", timeout_ms=20000)
+    seconds = time.monotonic() - started
+    assert monitor.returncode == 190, monitor.stderr
+    assert exit_reason(monitor) == "pool tank DEGRADED (zpool status busy: legs not read)"
+    assert "did not answer" in monitor.stderr
+    assert seconds < 20, f"the monitor took {seconds:.1f} s of its 20 s"
+
+
+def test_a_blocked_zpool_status_during_a_resilver_watch_still_says_degraded(tmp_path: Path) -> None:
+    w.standard_world(tmp_path, host=HOST)
+    agent = Run(tmp_path)
+    assert agent("start").returncode == 0
+    change(agent.state, set_peer(False))
+    assert agent("monitor").returncode == 190
+    change(agent.state, set_peer(True))
+    assert agent("monitor").returncode == 190  # legs brought back: the resilver watch is on
+    change(agent.state, lambda data: data["hang"].update({"zpool status": 60}))
+    monitor = agent("monitor", timeout_ms=20000)
+    assert monitor.returncode == 190, monitor.stderr
+    assert exit_reason(monitor) == "pool tank ONLINE; resilver state unknown (zpool status busy)"
+    assert attribute_memo(agent.state) == "RESILVERING"
+
+
+def test_zfs_without_json_status_is_not_asked_for_it(agent: Run, tmp_path: Path) -> None:
+    """ZFS 2.1 (Debian 12) has no zpool status -j: its version is read from sysfs, so no refused call
+    costs the monitor a process start."""
+    assert agent("start").returncode == 0
+    change(agent.state, set_peer(False))
+    log = tmp_path / "zpool-calls"
+    wrapper = tmp_path / "wrap"
+    wrapper.mkdir()
+    (wrapper / "zpool").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {w.tool_path()}/zpool "$@"\n')
+    (wrapper / "zpool").chmod(0o755)
+    monitor = Run(agent.state, ZFSHA_TOOL_PATH=f"{wrapper}:{w.tool_path()}")("monitor")
+    assert monitor.returncode == 190, monitor.stderr
+    calls = log.read_text().splitlines()
+    assert any(call.startswith("status") for call in calls), calls
+    assert not [call for call in calls if "-j" in call.split()], calls
