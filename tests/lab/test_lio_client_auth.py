@@ -250,11 +250,14 @@ def test_stop_releases_the_zvols_so_the_pool_exports(san: San) -> None:
 
 def test_reexport_after_the_pool_returns_keeps_lun_numbers_serials_and_data(san: San) -> None:
     """What an initiator sees after a failover: the next export reads the identity from the zvols."""
-    san.target.exec(["zpool", "import", "-d", storage.local_disk("storage-a-d0"), POOL], timeout=180, check=True)
+    san.target.exec(["zpool", "import", "-d", "/dev/disk/by-id", POOL], timeout=180, check=True)
     zvols = (*FIRST_ZVOLS, LATE_ZVOL)
     expected = {zvol: san.stored_identity(zvol) for zvol in zvols}
     started = san.agent("start")
     assert started.rc == 0, started
+    # The node record was gone here in the lab after the target vanished under a live session
+    # (iscsiadm: No records found); an initiator re-adds it, as after a rediscovery.
+    storage.set_node(san.initiator, san.portal, TARGET_IQN, san.chap)
     login = san.login()
     assert login.rc == 0, login
     luns = san.luns()
