@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "lib")]
 
 from lab.vm.cluster import POOL, SanCluster, local_leg  # noqa: E402
 from lab.vm.image import ensure_image  # noqa: E402

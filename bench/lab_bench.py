@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "lib")]
 
 from lab.vm import storage  # noqa: E402
 from lab.vm.guest import Guest  # noqa: E402
@@ -138,11 +138,7 @@ def main() -> None:
             bench_pool(guest, options.mirrors, options.runs)
         print(f"host load average at the end: {os.getloadavg()[0]:.1f}")
     finally:
-        if os.environ.get("LAB_VM_KEEP"):
-            lab.stop()
-            print(f"lab work directory kept: {lab.workdir}")
-        else:
-            lab.remove()
+        lab.dispose()
 
 
 if __name__ == "__main__":

@@ -97,6 +97,14 @@ class Lab:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def dispose(self) -> None:
+        """End of a run: remove the lab, or with LAB_VM_KEEP=1 power it off and keep its work directory."""
+        if os.environ.get("LAB_VM_KEEP"):
+            self.stop()
+            print(f"lab work directory kept: {self.workdir}")
+        else:
+            self.remove()
+
     def install_deb(self, deb: Path, names: Iterable[str] | None = None) -> None:
         """Copy a .deb into the named running guests (all running by default) and dpkg -i it there.
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 
 from lab.vm.guest import ExecResult, Guest
+from zfsha.lio.chap import Chap
 
 ISCSI_PORT = 3260
 
@@ -105,14 +105,9 @@ def pool_health(guest: Guest, pool: str) -> str:
 # ---- initiator side with CHAP, per-interface initiator names, what the initiator's kernel sees ----
 
 
-@dataclass(frozen=True)
-class InitiatorChap:
-    """What an initiator presents (userid, password) and, for mutual CHAP, what it expects back."""
-
-    userid: str
-    password: str = field(repr=False)
-    mutual_userid: str = ""
-    mutual_password: str = field(default="", repr=False)
+# What an initiator presents (userid, password) and, for mutual CHAP, what it expects back: the same
+# credential set the agents read from their files.
+InitiatorChap = Chap
 
 
 def add_iface(guest: Guest, name: str, initiator_name: str) -> None:

@@ -56,11 +56,7 @@ def storage_lab(base_image: Image) -> Iterator[Lab]:
         lab.start(["storage-a", "storage-b"])
         yield lab
     finally:
-        if os.environ.get("LAB_VM_KEEP"):
-            lab.stop()
-            print(f"lab work directory kept: {lab.workdir}")
-        else:
-            lab.remove()
+        lab.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +90,4 @@ def san_cluster(base_image: Image, zfsha_deb: Path) -> Iterator[SanCluster]:
         yield cluster
     finally:
         cluster.stop()
-        if os.environ.get("LAB_VM_KEEP"):
-            lab.stop()
-            print(f"lab work directory kept: {lab.workdir}")
-        else:
-            lab.remove()
+        lab.dispose()
