@@ -22,7 +22,6 @@ through its BMC from inside the guests was unreliable in the last lab runs, see 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,15 +31,10 @@ sys.path[:0] = [str(REPO), str(REPO / "lib")]
 
 from lab.vm.cluster import POOL, SanCluster, local_leg  # noqa: E402
 from lab.vm.image import ensure_image  # noqa: E402
-from lab.vm.lab import Lab  # noqa: E402
+from lab.vm.lab import Lab, package_under_test  # noqa: E402
 
 HEARTBEAT_POOL = "hb-pool"
 CLIENT_MIB = 4
-
-
-def build_deb() -> Path:
-    subprocess.run(["make", "-s", "-C", str(REPO), "deb"], check=True, stdout=subprocess.DEVNULL)
-    return next((REPO / "build").glob("zfsha_*_all.deb"))
 
 
 def other(name: str) -> str:
@@ -109,7 +103,7 @@ def main() -> None:
     lab = Lab(ensure_image(), data_disks=1, disk_mib=256, host_nic=True)
     cluster = SanCluster(lab)
     try:
-        cluster.bring_up(build_deb())
+        cluster.bring_up(package_under_test())
         cluster.wait_started("client-luns", timeout=600)
         path = cluster.client_login()
         data = cluster.client_write(path, CLIENT_MIB, 0)

@@ -6,8 +6,10 @@ quorum (which is also the client) sits on both too, so it can log in to targets 
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -20,6 +22,23 @@ STORAGE_NET = "169.254.210"
 CLUSTER_NET = "169.254.211"
 HOST_NUMBERS = {"storage-a": 1, "storage-b": 2, "quorum": 3}
 DEFAULT_WORKDIR = Path(__file__).resolve().parent / "work"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def package_under_test(make: bool = True) -> Path:
+    """build/zfsha_<version>_all.deb as `make deb` builds it from this tree (the version from setup.cfg).
+
+    make=False trusts a package built just before (make lab-check does); otherwise make builds it, a
+    no-op when the package is newer than every file of the tree.
+    """
+    version = configparser.ConfigParser()
+    version.read(REPO / "setup.cfg")
+    deb = REPO / "build" / f"zfsha_{version.get('metadata', 'version')}_all.deb"
+    if make:
+        subprocess.run(["make", "-s", "-C", str(REPO), "deb"], check=True, stdout=subprocess.DEVNULL)
+    if not deb.exists():
+        raise FileNotFoundError(f"{deb} is missing: run make deb")
+    return deb
 
 
 def default_base_port() -> int:

@@ -6,11 +6,9 @@ filled that way); LAB_VM_KEEP=1 keeps the guests' work directory (console logs) 
 
 from __future__ import annotations
 
-import configparser
 import os
 import platform
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 
 from lab.vm.cluster import SanCluster
 from lab.vm.image import Image, ensure_image
-from lab.vm.lab import Lab
+from lab.vm.lab import Lab, package_under_test
 
 
 def _why_no_vms() -> str | None:
@@ -61,20 +59,12 @@ def storage_lab(base_image: Image) -> Iterator[Lab]:
 
 @pytest.fixture(scope="session")
 def zfsha_deb() -> Path:
-    """The package under test: build/zfsha_<version>_all.deb as `make deb` builds it from this tree.
-
-    `make lab-check` builds it first; running pytest directly builds it here (make is a no-op when
-    the package is newer than every file of the tree).
-    """
-    repo = Path(__file__).resolve().parents[2]
-    version = configparser.ConfigParser()
-    version.read(repo / "setup.cfg")
-    deb = repo / "build" / f"zfsha_{version.get('metadata', 'version')}_all.deb"
-    if not os.environ.get("LAB_VM_NO_MAKE"):
-        subprocess.run(["make", "-s", "-C", str(repo), "deb"], check=True, stdout=subprocess.DEVNULL)
-    if not deb.exists():
-        pytest.fail(f"{deb} is missing: run make deb")
-    return deb
+    """The package under test (lab.vm.lab.package_under_test); `make lab-check` builds it first and
+    sets LAB_VM_NO_MAKE, running pytest directly builds it here."""
+    try:
+        return package_under_test(make=not os.environ.get("LAB_VM_NO_MAKE"))
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture(scope="module")
