@@ -92,6 +92,41 @@ class Platform:
         """Drop a block device's page cache (only called for page_cached_devices' answers)."""
         raise NotImplementedError
 
+    def label_devices(self, pool: str, device_dirs: Sequence[str]) -> list[str]:
+        """The devices in these directories that may carry the labels of `pool` (a superset is
+        fine: zdb tells), each read fresh from the disk rather than from a stale cache."""
+        raise NotImplementedError
+
+
+def device_candidates(device_dirs: Sequence[str]) -> list[str]:
+    """Every device reached from these directories, once each (by-id holds several names for one
+    disk), as the first name found for it; missing directories are skipped."""
+    seen: dict[str, str] = {}
+    for directory in device_dirs:
+        try:
+            names = sorted(os.listdir(host_path(directory)))
+        except OSError:
+            continue
+        for name in names:
+            path = f"{directory.rstrip('/')}/{name}"
+            real = os.path.realpath(host_path(path))
+            if real not in seen and os.path.exists(real) and not os.path.isdir(real):
+                seen[real] = path
+    return list(seen.values())
+
+
+def zfs_members(blkid_export: str, pool: str) -> list[str]:
+    """The devices `blkid -p -o export` found carrying a ZFS label of `pool` (blkid reports the
+    pool's name as LABEL of a zfs_member)."""
+    devices: list[dict[str, str]] = []
+    for line in blkid_export.splitlines():
+        key, _, value = line.partition("=")
+        if key == "DEVNAME":  # each device's tags start with its name
+            devices.append({})
+        if devices and value:
+            devices[-1][key] = value
+    return [tags["DEVNAME"] for tags in devices if tags.get("TYPE") == "zfs_member" and tags.get("LABEL") == pool]
+
 
 class Linux(Platform):
     name = "linux"
@@ -183,6 +218,19 @@ class Linux(Platform):
 
         run.run(["blockdev", "--flushbufs", device], timeout=FLUSH_SECONDS)
 
+    def label_devices(self, pool: str, device_dirs: Sequence[str]) -> list[str]:
+        # blkid and zdb read through the page cache, which can hold labels older than the disk's
+        # (an iSCSI LUN read at login, before the peer wrote on; a local disk a peer wrote through
+        # LIO fileio): drop it first. One blockdev and one blkid process for every candidate.
+        from zfsha import run
+
+        candidates = device_candidates(device_dirs)
+        if not candidates:
+            return []
+        run.run(["blockdev", "--flushbufs", *candidates], check=False, timeout=FLUSH_SECONDS)
+        probed = run.run(["blkid", "-p", "-o", "export", *candidates], check=False, timeout=FLUSH_SECONDS)
+        return zfs_members(probed.stdout, pool)
+
 
 class FreeBSD(Platform):
     name = "freebsd"
@@ -220,6 +268,10 @@ class FreeBSD(Platform):
         # Nothing to flush: GEOM disk devices have no page cache in front of them, and ctld serves the
         # disk itself, so a peer always reads what ZFS wrote.
         return []
+
+    def label_devices(self, pool: str, device_dirs: Sequence[str]) -> list[str]:
+        # No page cache in front of GEOM disks, and no blkid: zdb reads every candidate.
+        return device_candidates(device_dirs)
 
     def pool_state(self, pool: str) -> str | None:
         # FreeBSD's OpenZFS publishes the same word as a sysctl kstat (no zpool lock either).

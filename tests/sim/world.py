@@ -189,6 +189,17 @@ def last_path(data: dict[str, Any], host: str, leg: dict[str, Any]) -> str:
     return f"{BY_PATH}/ip-{target['portal']}-iscsi-{target['iqn']}-lun-{leg['lun']}"
 
 
+def leg_at(data: dict[str, Any], host: str, device: str) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(pool name, pool, leg) whose ZFS label `host` reads at `device` (a leg's -part1 node)."""
+    for name, pool in data["pools"].items():
+        for vdev in pool["vdevs"]:
+            for leg in vdev:
+                path = disk_path(data, host, leg)
+                if path and device == path + PART:
+                    return name, pool, leg
+    return None
+
+
 def leg_guid(pool: dict[str, Any], leg: dict[str, Any]) -> int:
     return zlib.crc32(leg["disk"].encode()) * 104729 + pool["guid"] % 1000
 

@@ -29,8 +29,9 @@ def pool_name_problem(name: str) -> str | None:
 
 
 def start_seconds_needed(tunables: MultihostTunables, device_wait: int, force_import: bool) -> float:
-    """How long a start may take: device wait, plus one activity check per import attempt (a pool
-    another host did not export is checked once by the refused plain import, once by the -f one)."""
+    """How long a start may take: device wait, plus one activity check per import attempt. With
+    force_import a crashed holder's pool is imported with -f at once (one check) when its labels can
+    be read before; when they can be read only after a refused plain import, that costs a second."""
     checks = 2 if force_import else 1
     return device_wait + checks * tunables.activity_check_seconds + START_OVERHEAD_SECONDS
 

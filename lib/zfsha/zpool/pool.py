@@ -13,6 +13,7 @@ from zfsha.zpool.status import PoolStatus, parse_json, parse_text
 
 if TYPE_CHECKING:
     from zfsha.run import Completed
+    from zfsha.zpool.labels import OnDisk
 
 # Bound of a quick query when the action's deadline leaves more (a stuck zpool must not eat it all).
 QUERY_SECONDS = 15.0
@@ -101,6 +102,19 @@ class Pool:
         result = _run(argv, check=False)
         if result.returncode != 0:
             raise ImportRefused(parse_refusal(result.stderr or result.stdout))
+
+    def on_disk(self, device_dirs: Sequence[str]) -> OnDisk | None:
+        """What the labels on the pool's legs in these directories say (`zdb -l -u` of each leg),
+        for a pool not imported here; None when no leg there carries its label."""
+        from zfsha.zpool.labels import on_disk, parse_zdb_label
+
+        labels = []
+        for device in self.platform.label_devices(self.name, device_dirs):
+            result = _run(["zdb", "-l", "-u", device], check=False, timeout=QUERY_SECONDS)
+            label = parse_zdb_label(result.stdout, device)
+            if label is not None:
+                labels.append(label)
+        return on_disk(self.name, labels)
 
     def export(self, *, force: bool, timeout: float | None) -> None:
         _run(["zpool", "export", *(["-f"] if force else []), self.name], timeout=timeout)

@@ -7,56 +7,114 @@ import logging
 import os
 from collections.abc import Sequence
 
-from zfsha.errors import CommandError, ConfigError, GenericError, NotInstalledError
+from zfsha.errors import CommandError, ConfigError, GenericError, NotInstalledError, ZfshaError
 from zfsha.platform import Platform, host_path
+from zfsha.zpool import labels
 from zfsha.zpool.pool import ImportRefused, Pool
-from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NO_SUCH_POOL, NOT_EXPORTED
+from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NO_SUCH_POOL, NOT_EXPORTED, ImportRefusal
 from zfsha.zpool.status import Leg, PoolStatus
 
 log = logging.getLogger("zfsha.zpool")
 
 
 def import_pool(pool: Pool, device_dirs: Sequence[str], *, mount: bool, force_import: bool) -> None:
-    """Import without -f; with force_import, retry with -f only when ZFS says the pool was not
-    exported by another host (a crash). A pool another host still writes to is always refused:
-    -f does not skip the multihost activity check."""
+    """Import without -f, unless force_import is set and the legs' labels show the pool was left
+    imported by another host that had multihost on: then straight with -f, whose multihost activity
+    check still refuses a pool that host writes to (one check, where a refused plain import first
+    would cost two). A pool another host left imported with multihost off is never forced: ZFS
+    refuses it in the words it uses for a crashed holder, whether or not that host still writes."""
+    verdict, state = labels.UNKNOWN, None
+    if force_import:
+        state = read_on_disk(pool, device_dirs)
+        verdict = labels.force_verdict(state, pool.platform.hostid())
+    if verdict == labels.FORCE:
+        refusal = try_import(pool, device_dirs, mount=mount, force=True, holder=state.holder() if state else "")
+    else:
+        refusal = try_import(pool, device_dirs, mount=mount, force=False)
+        if refusal is not None and refusal.kind == NOT_EXPORTED and force_import and verdict == labels.UNKNOWN:
+            # No label was readable before the plain import (e.g. a leg's device came late): ZFS has
+            # just read one, so ask once more.
+            state = read_on_disk(pool, device_dirs)
+            verdict = labels.force_verdict(state, pool.platform.hostid())
+            if verdict == labels.FORCE:
+                refusal = try_import(pool, device_dirs, mount=mount, force=True, holder=refusal.holder())
+    if refusal is None or refusal.kind == ALREADY_IMPORTED:
+        return
+    raise refusal_error(pool, refusal, device_dirs, force_import=force_import, verdict=verdict)
+
+
+def read_on_disk(pool: Pool, device_dirs: Sequence[str]) -> labels.OnDisk | None:
+    """The pool's labels, or None (logged) when they cannot be read: then nothing is forced."""
     try:
-        pool.import_(device_dirs, mount=mount, force=False)
-        return
-    except ImportRefused as refused:
-        refusal = refused.refusal
-    if refusal.kind == ALREADY_IMPORTED:
-        return
-    if refusal.kind == NOT_EXPORTED and force_import:
-        log.warning(
-            "pool %s was last used by %s and not exported: importing with -f (the multihost activity check still guards it)",
+        state = pool.on_disk(device_dirs)
+    except CommandError as err:
+        log.warning("could not read the labels of %s (nothing will be forced): %s", pool.name, err.reason)
+        return None
+    if state is None:
+        log.info("no label of pool %s found in %s", pool.name, " ".join(device_dirs))
+    else:
+        multihost = {True: "on", False: "off", None: "unknown"}[state.multihost]
+        log.info(
+            "pool %s on disk: %s, last imported by %s, multihost %s (labels of %s)",
             pool.name,
-            refusal.holder(),
+            "exported" if state.state == labels.POOL_STATE_EXPORTED else f"state {state.state}",
+            state.holder(),
+            multihost,
+            ", ".join(state.devices),
         )
-        try:
-            pool.import_(device_dirs, mount=mount, force=True)
-            return
-        except ImportRefused as refused:
-            refusal = refused.refusal
+    return state
+
+
+def try_import(pool: Pool, device_dirs: Sequence[str], *, mount: bool, force: bool, holder: str = "") -> ImportRefusal | None:
+    """One zpool import; the refusal, or None when the pool is imported."""
+    if force:
+        log.warning(
+            "pool %s was last imported by %s and not exported, with multihost on: importing with -f "
+            "(the multihost activity check refuses it if that host still writes)",
+            pool.name,
+            holder or "another host",
+        )
+    try:
+        pool.import_(device_dirs, mount=mount, force=force)
+        return None
+    except ImportRefused as refused:
+        return refused.refusal
+
+
+def refusal_error(
+    pool: Pool, refusal: ImportRefusal, device_dirs: Sequence[str], *, force_import: bool, verdict: str
+) -> ZfshaError:
+    """The exit reason for a refused import: the split-brain guard, a crash that needs -f (and why it
+    was not forced), or zpool's own words."""
     if refusal.kind == ACTIVE_ELSEWHERE:
-        raise GenericError(
+        return GenericError(
             f"pool {pool.name} is in use on {refusal.holder()}: the multihost activity check refused the import "
             f"(split-brain guard); stop it there or fence that node"
         )
+    if refusal.kind == NOT_EXPORTED and force_import and verdict == labels.UNGUARDED:
+        return GenericError(
+            f"pool {pool.name} not exported by {refusal.holder()} and multihost=off: nothing tells whether that host "
+            f"still writes to it, so not forced; power it off, then import by hand"
+        )
+    if refusal.kind == NOT_EXPORTED and force_import:
+        return GenericError(
+            f"pool {pool.name} not exported by {refusal.holder()}; not forced: its labels (zdb -l -u) did not show "
+            f"multihost=on, so nothing would guard -f"
+        )
     if refusal.kind == NOT_EXPORTED:
-        raise GenericError(
+        return GenericError(
             f"pool {pool.name} was last imported by {refusal.holder()} and not exported (crash?); ZFS wants a forced "
             f"import: once that node is fenced, import by hand or set force_import=true (guarded by multihost=on)"
         )
     if refusal.kind == NO_HOSTID:
-        raise NotInstalledError(f"pool {pool.name} has multihost=on but this node has no hostid: run zgenhostid")
+        return NotInstalledError(f"pool {pool.name} has multihost=on but this node has no hostid: run zgenhostid")
     log.warning("zpool import %s -d %s: %s", pool.name, " -d ".join(device_dirs), refusal.detail)
     if refusal.kind == NO_SUCH_POOL:
         from zfsha.zpool.decisions import pool_not_found_reason
 
-        raise GenericError(pool_not_found_reason(pool.name, device_dirs))
+        return GenericError(pool_not_found_reason(pool.name, device_dirs))
     # zpool's words first: Pacemaker keeps only the reason's first 128 bytes.
-    raise GenericError(f"zpool import {pool.name} failed: {refusal.detail} (from {' '.join(device_dirs)})")
+    return GenericError(f"zpool import {pool.name} failed: {refusal.detail} (from {' '.join(device_dirs)})")
 
 
 def require_multihost(pool: Pool, *, just_imported: bool, timeout: float | None) -> None:

@@ -269,6 +269,37 @@ def test_crashed_holder_needs_the_force_opt_in(agent: Run) -> None:
     assert w.read(agent.state)["pools"]["tank"]["holder"] == HOST
 
 
+def test_crashed_holder_with_multihost_is_forced_after_a_single_activity_check(agent: Run) -> None:
+    change(agent.state, held_by_other_host(alive=False))
+    forced = agent("start", force_import="true")
+    assert forced.returncode == 0, forced.stderr
+    data = w.read(agent.state)
+    assert data["pools"]["tank"]["holder"] == HOST
+    # The labels showed multihost on: -f at once, not a refused plain import first (two checks).
+    assert data["activity_checks"] == {HOST: 1}
+    assert "multihost on" in forced.stderr
+
+
+def test_live_holder_of_a_multihost_off_pool_is_never_forced(agent: Run) -> None:
+    change(agent.state, held_by_other_host(alive=True))
+    change(agent.state, lambda data: data["pools"]["tank"].update({"multihost": "off"}))
+    # Even with both opt-outs: ZFS's refusal reads as for a crashed holder, and -f would double-import.
+    result = agent("start", force_import="true", require_multihost="false")
+    assert result.returncode == 1
+    assert "multihost=off" in exit_reason(result) and "not forced" in exit_reason(result)
+    assert f"storage-b (hostid 0x{w.hostid_of('storage-b'):x})" in exit_reason(result)
+    assert w.read(agent.state)["pools"]["tank"]["holder"] == "storage-b"
+
+
+def test_a_crashed_holder_is_not_forced_when_no_label_can_be_read(agent: Run) -> None:
+    change(agent.state, held_by_other_host(alive=False))
+    change(agent.state, lambda data: data.update({"labels_unreadable": True}))
+    result = agent("start", force_import="true")
+    assert result.returncode == 1
+    assert "not forced" in exit_reason(result) and "did not show multihost=on" in exit_reason(result)
+    assert w.read(agent.state)["pools"]["tank"]["holder"] == "storage-b"  # not imported here
+
+
 def test_pool_without_multihost_is_refused_and_left_exported(agent: Run) -> None:
     change(agent.state, lambda data: data["pools"]["tank"].update({"multihost": "off"}))
     result = agent("start")
