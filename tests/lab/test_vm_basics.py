@@ -18,25 +18,13 @@ from pathlib import Path
 import pytest
 
 from lab.vm import storage
-from lab.vm.guest import ExecResult, Guest, HostNic
+from lab.vm.capture import capture
+from lab.vm.guest import ExecResult, HostNic
 from lab.vm.lab import Lab
 
 pytestmark = pytest.mark.lab
 
 POOL = "mpool"
-
-
-def capture(directory: Path, name: str, guest: Guest, argv: list[str], timeout: float = 120) -> ExecResult:
-    """Run argv in guest and keep its exact stdout as NAME.txt (stderr and a non-zero rc beside it)."""
-    result = guest.exec(argv, timeout=timeout)
-    (directory / f"{name}.txt").write_text(result.stdout)
-    for suffix, keep, text in ((".stderr.txt", result.stderr, result.stderr), (".rc", result.rc, f"{result.rc}\n")):
-        path = directory / f"{name}{suffix}"
-        if keep:
-            path.write_text(text)
-        else:
-            path.unlink(missing_ok=True)
-    return result
 
 
 def test_guests_apply_their_identity_and_reach_each_other(storage_lab: Lab) -> None:

@@ -57,7 +57,9 @@ def read_on_disk(pool: Pool, device_dirs: Sequence[str]) -> labels.OnDisk | None
         log.info(
             "pool %s on disk: %s, last imported by %s, multihost %s (labels of %s)",
             pool.name,
-            "exported" if state.state == labels.POOL_STATE_EXPORTED else f"state {state.state}",
+            {labels.POOL_STATE_ACTIVE: "left imported", labels.POOL_STATE_EXPORTED: "exported"}.get(
+                state.state, f"state {state.state}"
+            ),
             state.holder(),
             multihost,
             ", ".join(state.devices),

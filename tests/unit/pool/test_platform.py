@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from zfsha.platform import FreeBSD, Linux, current
+from zfsha.platform import FreeBSD, Linux, current, device_candidates, zfs_members
 from zfsha.zpool.kstat import NOT_IMPORTED, read_state
 
 
@@ -102,3 +102,34 @@ def test_local_legs_and_their_disks_are_flushed_never_the_peers_luns(seed004_sys
     ]
     assert Linux().page_cached_devices(legs) == ["/dev/vdb1", "/dev/vdb", "/dev/nvme0n1p1", "/dev/nvme0n1"]
     assert FreeBSD().page_cached_devices(legs) == []
+
+
+def test_label_candidates_are_each_device_once_under_its_first_name(root: Path) -> None:
+    (root / "dev").mkdir()
+    for device in ("vdb", "vdb1", "sdc", "sdc1"):
+        (root / "dev" / device).touch()
+    by_partlabel, by_id = root / "dev/disk/by-partlabel", root / "dev/disk/by-id"
+    by_partlabel.mkdir(parents=True)
+    by_id.mkdir(parents=True)
+    (by_partlabel / "storage-a-d0").symlink_to("../../vdb1")
+    (by_id / "virtio-storage-a-d0").symlink_to("../../vdb")
+    (by_id / "virtio-storage-a-d0-part1").symlink_to("../../vdb1")  # the partlabel's device again
+    (by_id / "wwn-0x6001405-part1").symlink_to("../../sdc1")
+    (by_id / "dangling").symlink_to("../../sdz")
+    found = device_candidates(["/dev/disk/by-partlabel", "/dev/disk/by-missing", "/dev/disk/by-id"])
+    assert found == [
+        "/dev/disk/by-partlabel/storage-a-d0",
+        "/dev/disk/by-id/virtio-storage-a-d0",
+        "/dev/disk/by-id/wwn-0x6001405-part1",
+    ]
+
+
+def test_blkid_export_names_the_pools_zfs_members_only() -> None:
+    probed = (
+        "DEVNAME=/dev/disk/by-id/a\nLABEL=tank\nUUID=1\nTYPE=zfs_member\nUSAGE=filesystem\n\n"
+        "DEVNAME=/dev/disk/by-id/b\nLABEL=other\nTYPE=zfs_member\n\n"
+        "DEVNAME=/dev/disk/by-id/c\nLABEL=tank\nTYPE=ext4\n\n"
+        "DEVNAME=/dev/disk/by-id/d\nPTUUID=x\nPTTYPE=gpt\n"
+        "DEVNAME=/dev/disk/by-id/e\nLABEL=tank\nTYPE=zfs_member\n"
+    )
+    assert zfs_members(probed, "tank") == ["/dev/disk/by-id/a", "/dev/disk/by-id/e"]

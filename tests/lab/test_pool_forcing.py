@@ -1,0 +1,140 @@
+"""What zfs-iscsi-pool's force_import may force, on real ZFS over real iSCSI.
+
+storage-b holds a pool mirroring its own disk with storage-a's LUN; storage-a runs the installed
+agent's start with force_import=true against its own leg (the disk storage-b writes to over iSCSI),
+as the node taking over would. ZFS refuses a plain import in the same words whether the holder
+crashed or still runs a multihost=off pool; the agent must tell the two apart from the legs' labels
+and force only what the multihost activity check guards. Each start's debug log is read for the
+zpool imports it ran. The labels and blkid's probe are kept as the unit tests' captures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.vm import storage
+from lab.vm.capture import capture
+from lab.vm.guest import ExecResult, Guest
+from lab.vm.image import Image
+from lab.vm.lab import Lab
+
+pytestmark = pytest.mark.lab
+
+POOL = "fpool"
+AGENT = "/usr/lib/ocf/resource.d/zfsha/zfs-iscsi-pool"
+LEG_DIR = "/dev/disk/by-partlabel"
+
+
+@pytest.fixture(scope="module")
+def pair(base_image: Image, zfsha_deb: Path) -> Iterator[Lab]:
+    """storage-a exporting its partitioned disk over iSCSI, storage-b logged in, the package installed."""
+    lab = Lab(base_image, data_disks=1, disk_mib=256)
+    try:
+        lab.start(["storage-a", "storage-b"])
+        lab.install_deb(zfsha_deb, ["storage-a", "storage-b"])
+        yield lab
+    finally:
+        lab.dispose()
+
+
+def partlabel(name: str) -> str:
+    return f"{LEG_DIR}/{name}-d0"
+
+
+def start(guest: Guest, **params: str) -> ExecResult:
+    """The agent's start as Pacemaker runs it (OCF_RESKEY_*), logging debug to stderr."""
+    env = {
+        "OCF_ROOT": "/usr/lib/ocf",
+        "OCF_RESOURCE_INSTANCE": "fpool-test",
+        "OCF_RESKEY_CRM_meta_timeout": "240000",
+        "OCF_RESKEY_pool": POOL,
+        "OCF_RESKEY_device_dirs": LEG_DIR,
+        "OCF_RESKEY_force_import": "true",
+        "HA_LOGFACILITY": "none",
+        "HA_debug": "1",
+        **{f"OCF_RESKEY_{key}": value for key, value in params.items()},
+    }
+    result = guest.exec(["env", *(f"{k}={v}" for k, v in env.items()), AGENT, "start"], timeout=300)
+    print(result.stderr)
+    return result
+
+
+def exit_reason(result: ExecResult) -> str:
+    reasons = [line for line in result.stderr.splitlines() if line.startswith("ocf-exit-reason:")]
+    return reasons[-1] if reasons else ""
+
+
+def imports_run(result: ExecResult) -> list[str]:
+    """The zpool import command lines the start ran (zfsha.run's debug line as each one ends)."""
+    return [line for line in result.stderr.splitlines() if "run: zpool import" in line and " exited " in line]
+
+
+def test_a_live_holder_of_a_multihost_off_pool_is_never_forced(pair: Lab, capture_dir: Path) -> None:
+    node_a, node_b = pair["storage-a"], pair["storage-b"]
+    for guest in (node_a, node_b):
+        disk = storage.local_disk(f"{guest.name}-d0")
+        guest.sh(f"printf 'label: gpt\\n,,\\n' | sfdisk -q {disk} && sfdisk -q --part-label {disk} 1 {guest.name}-d0")
+        guest.exec(["udevadm", "settle"], timeout=60)
+        storage.wait_for_path(guest, partlabel(guest.name))
+    portal = pair.storage_address("storage-a")
+    iqn = storage.export_disks(node_a, [storage.local_disk("storage-a-d0")], portal)
+    storage.login(node_b, portal, iqn, replacement_timeout=5)
+    remote_leg = storage.lun_path(portal, iqn, 0) + "-part1"
+    storage.wait_for_path(node_b, remote_leg)
+    node_b.exec(
+        ["zpool", "create", "-o", "multihost=off", "-o", "cachefile=none", POOL, "mirror", partlabel("storage-b"), remote_leg],
+        timeout=180,
+        check=True,
+    )
+    node_b.sh(f"head -c 4194304 /dev/urandom > /{POOL}/data && zpool sync {POOL}", timeout=120)
+
+    # storage-a sees the leg storage-b writes to (its own disk, behind the LIO target) under its partlabel.
+    capture(capture_dir, "zdb_l_u.multihost_off_live", node_a, ["zdb", "-l", "-u", partlabel("storage-a")])
+    capture(capture_dir, "blkid_p_o_export", node_a, ["blkid", "-p", "-o", "export", partlabel("storage-a"), "/dev/vda"])
+    # Both opt-outs given: still no -f, because nothing would stop it importing a pool storage-b writes to.
+    result = start(node_a, require_multihost="false")
+    assert result.rc == 1, result
+    assert "multihost=off" in exit_reason(result) and "not forced" in exit_reason(result), result.stderr
+    assert "storage-b" in exit_reason(result)
+    assert [line for line in imports_run(result) if " -f " in line] == []
+    assert storage.pool_health(node_a, POOL) == ""
+    assert storage.pool_health(node_b, POOL) == "ONLINE"
+
+
+def test_a_live_multihost_holder_is_refused_by_the_activity_check_even_with_force(pair: Lab, capture_dir: Path) -> None:
+    node_a, node_b = pair["storage-a"], pair["storage-b"]
+    assert storage.pool_health(node_b, POOL) == "ONLINE", "needs the previous test"
+    node_b.exec(["zpool", "set", "multihost=on", POOL], check=True)
+    node_b.exec(["zpool", "sync", POOL], timeout=120, check=True)
+    time.sleep(3)  # a few multihost writes (zfs_multihost_interval 1 s) land in the uberblock ring
+    capture(capture_dir, "zdb_l_u.multihost_on_live", node_a, ["zdb", "-l", "-u", partlabel("storage-a")])
+    result = start(node_a)
+    assert result.rc == 1, result
+    assert "in use on storage-b" in exit_reason(result) and "split-brain" in exit_reason(result), result.stderr
+    # The labels showed multihost on, so the one import run was the forced one, and the check refused it.
+    assert [" -f " in line for line in imports_run(result)] == [True], result.stderr
+    assert storage.pool_health(node_a, POOL) == ""
+    assert storage.pool_health(node_b, POOL) == "ONLINE"
+
+
+def test_a_crashed_multihost_holder_is_taken_over_with_one_forced_import(pair: Lab, capture_dir: Path) -> None:
+    node_a, node_b = pair["storage-a"], pair["storage-b"]
+    assert storage.pool_health(node_b, POOL) == "ONLINE", "needs the previous tests"
+    checksum = node_b.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0]
+    node_b.kill()
+    # LIO's block backstore holds storage-a's disk open exclusively; the node taking over serves it
+    # itself now (seed 004 uses fileio, which shares it; this lab's simple export does not).
+    node_a.exec(["targetcli", "clearconfig", "confirm=True"], timeout=120, check=True)
+    capture(capture_dir, "zdb_l_u.multihost_on_crashed", node_a, ["zdb", "-l", "-u", partlabel("storage-a")])
+    started = time.monotonic()
+    result = start(node_a)
+    print(f"takeover start: rc {result.rc} after {time.monotonic() - started:.1f} s")
+    assert result.rc == 0, result
+    # -f at once (one activity check), not a refused plain import first.
+    assert [" -f " in line for line in imports_run(result)] == [True], result.stderr
+    assert storage.pool_health(node_a, POOL) == "DEGRADED"
+    assert node_a.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0] == checksum
