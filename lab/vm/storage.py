@@ -18,7 +18,7 @@ ISCSI_PORT = 3260
 # device, then saveconfig so the target service restores it after a power cut.
 _EXPORT_SCRIPT = """
 import json, sys
-from rtslib_fb import BlockStorageObject, FabricModule, LUN, NetworkPortal, RTSRoot, Target, TPG
+from rtslib_fb import BlockStorageObject, FabricModule, FileIOStorageObject, LUN, NetworkPortal, RTSRoot, Target, TPG
 spec = json.loads(sys.stdin.read())
 target = Target(FabricModule("iscsi"), spec["iqn"])
 tpg = TPG(target, 1)
@@ -27,7 +27,11 @@ for name, value in (("authentication", "0"), ("generate_node_acls", "1"),
     tpg.set_attribute(name, value)
 NetworkPortal(tpg, spec["address"], spec["port"])
 for index, device in enumerate(spec["devices"]):
-    LUN(tpg, index, BlockStorageObject(spec["prefix"] + str(index), dev=device))
+    name = spec["prefix"] + str(index)
+    if spec["shared"]:
+        LUN(tpg, index, FileIOStorageObject(name, dev=device, write_back=False))
+    else:
+        LUN(tpg, index, BlockStorageObject(name, dev=device))
 tpg.enable = True
 RTSRoot().save_to_file()
 """
@@ -42,10 +46,13 @@ def target_iqn(guest: Guest) -> str:
     return f"iqn.2024-01.local.lab:target.{guest.name}"
 
 
-def export_disks(guest: Guest, devices: list[str], address: str, port: int = ISCSI_PORT) -> str:
-    """Export devices as LUNs 0.. of one iSCSI target on guest, portal address:port; returns the IQN."""
+def export_disks(guest: Guest, devices: list[str], address: str, port: int = ISCSI_PORT, shared: bool = False) -> str:
+    """Export devices as LUNs 0.. of one iSCSI target on guest, portal address:port; returns the IQN.
+
+    The block backstore opens each device exclusively (the guest's own ZFS cannot even scan it);
+    shared=True exports through a write-through fileio backstore instead, as seed 004's nodes do."""
     iqn = target_iqn(guest)
-    spec = {"iqn": iqn, "address": address, "port": port, "devices": devices, "prefix": f"{guest.name}-lun"}
+    spec = {"iqn": iqn, "address": address, "port": port, "devices": devices, "prefix": f"{guest.name}-lun", "shared": shared}
     result = guest.exec(["python3", "-c", _EXPORT_SCRIPT], input=json.dumps(spec), timeout=120)
     if result.rc != 0:
         raise RuntimeError(f"{guest.name}: LIO export failed: {result.stderr.strip()}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,6 +114,13 @@ def device_candidates(device_dirs: Sequence[str]) -> list[str]:
             if real not in seen and os.path.exists(real) and not os.path.isdir(real):
                 seen[real] = path
     return list(seen.values())
+
+
+def is_block_device(path: str) -> bool:
+    try:
+        return stat.S_ISBLK(os.stat(host_path(path)).st_mode)
+    except OSError:
+        return False
 
 
 def zfs_members(blkid_export: str, pool: str) -> list[str]:
@@ -227,7 +235,11 @@ class Linux(Platform):
         candidates = device_candidates(device_dirs)
         if not candidates:
             return []
-        run.run(["blockdev", "--flushbufs", *candidates], check=False, timeout=FLUSH_SECONDS)
+        block = [path for path in candidates if is_block_device(path)]
+        # blockdev stops at the first device it cannot open (a LUN whose session just died): then each alone.
+        if block and run.run(["blockdev", "--flushbufs", *block], check=False, timeout=FLUSH_SECONDS).returncode != 0:
+            for device in block:
+                run.run(["blockdev", "--flushbufs", device], check=False, timeout=FLUSH_SECONDS)
         probed = run.run(["blkid", "-p", "-o", "export", *candidates], check=False, timeout=FLUSH_SECONDS)
         return zfs_members(probed.stdout, pool)
 

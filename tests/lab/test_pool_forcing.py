@@ -81,7 +81,8 @@ def test_a_live_holder_of_a_multihost_off_pool_is_never_forced(pair: Lab, captur
         guest.exec(["udevadm", "settle"], timeout=60)
         storage.wait_for_path(guest, partlabel(guest.name))
     portal = pair.storage_address("storage-a")
-    iqn = storage.export_disks(node_a, [storage.local_disk("storage-a-d0")], portal)
+    # Shared (fileio), as seed 004 exports: storage-a's own ZFS must be able to read the leg it serves.
+    iqn = storage.export_disks(node_a, [storage.local_disk("storage-a-d0")], portal, shared=True)
     storage.login(node_b, portal, iqn, replacement_timeout=5)
     remote_leg = storage.lun_path(portal, iqn, 0) + "-part1"
     storage.wait_for_path(node_b, remote_leg)
@@ -126,9 +127,6 @@ def test_a_crashed_multihost_holder_is_taken_over_with_one_forced_import(pair: L
     assert storage.pool_health(node_b, POOL) == "ONLINE", "needs the previous tests"
     checksum = node_b.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0]
     node_b.kill()
-    # LIO's block backstore holds storage-a's disk open exclusively; the node taking over serves it
-    # itself now (seed 004 uses fileio, which shares it; this lab's simple export does not).
-    node_a.exec(["targetcli", "clearconfig", "confirm=True"], timeout=120, check=True)
     capture(capture_dir, "zdb_l_u.multihost_on_crashed", node_a, ["zdb", "-l", "-u", partlabel("storage-a")])
     started = time.monotonic()
     result = start(node_a)

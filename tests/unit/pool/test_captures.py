@@ -11,7 +11,7 @@ import pytest
 
 from tests.sim import world as w
 from zfsha.iscsi import openiscsi
-from zfsha.platform import Linux
+from zfsha.platform import Linux, zfs_members
 from zfsha.zpool.decisions import (
     RESILVER_START_GRACE_SECONDS,
     degraded_reason,
@@ -20,9 +20,11 @@ from zfsha.zpool.decisions import (
     start_seconds_needed,
     start_watch,
 )
+from zfsha.zpool.labels import FORCE, PLAIN, POOL_STATE_ACTIVE, UNGUARDED, force_verdict, on_disk, parse_zdb_label
 from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, parse_refusal
 from zfsha.zpool.status import parse_text
 
+HOST = socket.gethostname()
 DATA = Path(__file__).resolve().parents[1] / "data" / "zpool"
 ISCSI_LEG = "/dev/disk/by-path/ip-169.254.210.1:3260-iscsi-iqn.2024-01.local.lab:target.storage-a-lun-0-part1"
 
@@ -188,3 +190,50 @@ def test_simulated_degraded_status_has_the_real_shape(tmp_path: Path) -> None:
     assert (tmp_path / "root" / host / "proc/spl/kstat/zfs/mpool/state").read_text() == captured("kstat_state.degraded.txt")
     sessions = subprocess.run([tool + "iscsiadm", "-m", "session", "-P", "3"], env=env, capture_output=True, text=True).stdout
     assert [(s.state, s.logged_in) for s in openiscsi.parse_sessions(sessions)] == [("FREE", False)]
+
+
+@pytest.mark.parametrize(
+    ("capture", "multihost", "verdict"),
+    [
+        ("zdb_l_u.multihost_off_live", False, UNGUARDED),
+        ("zdb_l_u.multihost_on_live", True, FORCE),
+        ("zdb_l_u.multihost_on_crashed", True, FORCE),
+    ],
+)
+def test_real_labels_tell_a_multihost_holder_from_one_without(capture: str, multihost: bool, verdict: str) -> None:
+    label = parse_zdb_label((DATA / f"{capture}.txt").read_text(), "/dev/disk/by-partlabel/storage-a-d0")
+    assert label is not None
+    assert (label.pool, label.state, label.hostid, label.hostname) == ("fpool", POOL_STATE_ACTIVE, 0x57E7F46E, "storage-b")
+    assert label.pool_guid == 4270164396783847886
+    state = on_disk("fpool", [label])
+    assert state is not None and state.multihost is multihost
+    assert state.best is not None and state.best.txg == max(uberblock.txg for uberblock in label.uberblocks)
+    assert force_verdict(state, my_hostid=0x1234) == verdict
+    assert force_verdict(state, my_hostid=0x57E7F46E) == PLAIN  # the holder itself needs no force
+
+
+def test_the_first_uberblocks_after_multihost_was_set_are_still_unguarded() -> None:
+    label = parse_zdb_label((DATA / "zdb_l_u.multihost_on_live.txt").read_text(), "leg")
+    assert label is not None
+    assert [uberblock.multihost for uberblock in sorted(label.uberblocks, key=lambda u: u.txg)][:2] == [False, False]
+
+
+def test_real_blkid_probe_names_the_pools_leg_only() -> None:
+    assert zfs_members((DATA / "blkid_p_o_export.txt").read_text(), "fpool") == ["/dev/disk/by-partlabel/storage-a-d0"]
+
+
+def test_a_device_without_a_zfs_label_parses_to_none() -> None:
+    assert parse_zdb_label("failed to unpack label 0\nfailed to unpack label 1\n", "/dev/vda") is None
+
+
+def test_simulated_labels_have_the_real_shape(tmp_path: Path) -> None:
+    """The simulator's zdb output parses as the real one does (hostid, holder, multihost)."""
+    w.standard_world(tmp_path, host=HOST)
+    with w.world(tmp_path) as data:
+        data["pools"]["tank"].update(exported=False)
+    device = f"{w.BY_PARTLABEL}/data-{HOST}-0{w.PART}"
+    env = {"ZFSHA_SIM_STATE": str(tmp_path), "ZFSHA_SIM_HOST": HOST, "PATH": "/usr/bin:/bin"}
+    text = subprocess.run([str(w.BIN / "zdb"), "-l", "-u", device], env=env, capture_output=True, text=True, check=True)
+    label = parse_zdb_label(text.stdout, device)
+    assert label is not None and label.hostname == HOST and label.state == POOL_STATE_ACTIVE
+    assert on_disk("tank", [label]).multihost is True  # type: ignore[union-attr]
