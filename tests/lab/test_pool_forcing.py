@@ -1,11 +1,14 @@
-"""What zfs-iscsi-pool's force_import may force, on real ZFS over real iSCSI.
+"""What zfs-iscsi-pool's force_import may force, and how it reports the pool it took over, on real
+ZFS over real iSCSI.
 
 storage-b holds a pool mirroring its own disk with storage-a's LUN; storage-a runs the installed
 agent's start with force_import=true against its own leg (the disk storage-b writes to over iSCSI),
 as the node taking over would. ZFS refuses a plain import in the same words whether the holder
 crashed or still runs a multihost=off pool; the agent must tell the two apart from the legs' labels
 and force only what the multihost activity check guards. Each start's debug log is read for the
-zpool imports it ran. The labels and blkid's probe are kept as the unit tests' captures.
+zpool imports it ran. Then the pool storage-a took over reports DEGRADED (190), and once its last
+leg is gone, SUSPENDED: an error, never "not running", and a stop that fails at once. The labels and
+blkid's probe are kept as the unit tests' captures.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ def partlabel(name: str) -> str:
     return f"{LEG_DIR}/{name}-d0"
 
 
-def start(guest: Guest, **params: str) -> ExecResult:
-    """The agent's start as Pacemaker runs it (OCF_RESKEY_*), logging debug to stderr."""
+def run_agent(guest: Guest, action: str, **params: str) -> ExecResult:
+    """The agent's action as Pacemaker runs it (OCF_RESKEY_*), logging debug to stderr."""
     env = {
         "OCF_ROOT": "/usr/lib/ocf",
         "OCF_RESOURCE_INSTANCE": "fpool-test",
@@ -58,9 +61,13 @@ def start(guest: Guest, **params: str) -> ExecResult:
         "HA_debug": "1",
         **{f"OCF_RESKEY_{key}": value for key, value in params.items()},
     }
-    result = guest.exec(["env", *(f"{k}={v}" for k, v in env.items()), AGENT, "start"], timeout=300)
+    result = guest.exec(["env", *(f"{k}={v}" for k, v in env.items()), AGENT, action], timeout=300)
     print(result.stderr)
     return result
+
+
+def start(guest: Guest, **params: str) -> ExecResult:
+    return run_agent(guest, "start", **params)
 
 
 def exit_reason(result: ExecResult) -> str:
@@ -136,3 +143,36 @@ def test_a_crashed_multihost_holder_is_taken_over_with_one_forced_import(pair: L
     assert [" -f " in line for line in imports_run(result)] == [True], result.stderr
     assert storage.pool_health(node_a, POOL) == "DEGRADED"
     assert node_a.exec(["sha256sum", f"/{POOL}/data"], check=True).stdout.split()[0] == checksum
+
+
+def test_the_taken_over_pool_reports_degraded_with_the_lost_leg(pair: Lab) -> None:
+    node_a = pair["storage-a"]
+    assert storage.pool_health(node_a, POOL) == "DEGRADED", "needs the takeover"
+    result = run_agent(node_a, "monitor")
+    assert result.rc == 190, result
+    assert "storage-b-d0" in exit_reason(result) and "1/2 legs" in exit_reason(result), exit_reason(result)
+
+
+def test_a_suspended_pool_is_an_error_and_its_stop_fails_at_once(pair: Lab) -> None:
+    """The last leg is hot-removed (its PCI function, from inside the guest): I/O fails, the multihost
+    writes fail, and ZFS suspends the pool. Nothing can export it now; Pacemaker must fence."""
+    node_a = pair["storage-a"]
+    assert storage.pool_health(node_a, POOL) == "DEGRADED", "needs the takeover"
+    disk = node_a.exec(["readlink", "-f", storage.local_disk("storage-a-d0")], check=True).stdout.strip()
+    function = node_a.exec(["readlink", "-f", f"/sys/class/block/{disk.rsplit('/', 1)[-1]}/device/.."], check=True)
+    node_a.exec(["sh", "-c", f"echo 1 > {function.stdout.strip()}/remove"], check=True)
+    node_a.exec(["sh", "-c", f"(dd if=/dev/urandom of=/{POOL}/after bs=64k count=16 conv=fsync &) >/dev/null 2>&1"])
+    deadline = time.monotonic() + 120
+    while storage.pool_health(node_a, POOL) != "SUSPENDED":
+        assert time.monotonic() < deadline, f"pool {storage.pool_health(node_a, POOL)} 120 s after its last leg went"
+        time.sleep(2)
+    monitor = run_agent(node_a, "monitor")
+    assert monitor.rc == 1, monitor
+    assert "SUSPENDED" in exit_reason(monitor), exit_reason(monitor)
+    started = time.monotonic()
+    stop = run_agent(node_a, "stop", CRM_meta_timeout="90000")
+    print(f"stop of the suspended pool: rc {stop.rc} after {time.monotonic() - started:.1f} s")
+    assert stop.rc == 1, stop
+    assert "SUSPENDED" in exit_reason(stop) and "fence" in exit_reason(stop), exit_reason(stop)
+    assert "run: zpool export" not in stop.stderr  # never an export that would hang in the kernel
+    assert storage.pool_health(node_a, POOL) == "SUSPENDED"
