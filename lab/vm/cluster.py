@@ -63,6 +63,15 @@ ADDRESS_MAP = {
     "10.10.10.2": f"{STORAGE_NET}.2",
 }
 
+# What the lab adds to the README's fence devices for emulation, nothing else (measured, 2026-12-02):
+# fence_ipmi's login_timeout (default 5 s, fence_ipmilan's) also covers importing pyghmi in the
+# agent process before the first login packet, and in a TCG guest under the lab's load that import
+# alone took 1.7-6.4 s (time python3 -c 'from pyghmi.ipmi.private import session' on storage-a, 5
+# runs), while the BMC's answers to the whole RMCP+ login took ~0.1 s (packets seen on the bridge);
+# fence-b's monitor failed with "no answer within 5 s" on storage-a. 15 s is twice the slowest import.
+BMC_LOGIN_TIMEOUT = 15
+EMULATION_OPTIONS = {"fence-b": [f"login_timeout={BMC_LOGIN_TIMEOUT}"]}
+
 
 def backend_iqn(name: str) -> str:
     return f"iqn.2025-01.lab.home:{name}"
@@ -120,8 +129,9 @@ logging {{
 """
 
 
-def readme_pcs_commands(readme: Path, mapping: dict[str, str]) -> list[list[str]]:
-    """The pcs commands of README.md's configuration block, addresses replaced through mapping."""
+def readme_pcs_commands(readme: Path, mapping: dict[str, str], extra: dict[str, list[str]] | None = None) -> list[list[str]]:
+    """The pcs commands of README.md's configuration block, addresses replaced through mapping, and
+    extra[name] appended to the command creating resource or stonith device `name`."""
     text = readme.read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
     block = next(b for b in blocks if "pcs property set stonith-enabled" in b)
@@ -135,6 +145,11 @@ def readme_pcs_commands(readme: Path, mapping: dict[str, str]) -> list[list[str]
         line = line.strip()
         if line and not line.startswith("#"):
             commands.append(shlex.split(line))
+    for name, options in (extra or {}).items():
+        creating = [argv for argv in commands if argv[1:3] in (["stonith", "create"], ["resource", "create"]) and argv[3] == name]
+        if len(creating) != 1:
+            raise ValueError(f"README's pcs block no longer creates {name}: update the lab's EMULATION_OPTIONS")
+        creating[0].extend(options)
     return commands
 
 
@@ -454,7 +469,7 @@ class SanCluster:
         self.package_root = Path(self._package_dir.name)
 
     def configure_from_readme(self, readme: Path = REPO / "README.md") -> list[list[str]]:
-        commands = readme_pcs_commands(readme, self.address_map)
+        commands = readme_pcs_commands(readme, self.address_map, EMULATION_OPTIONS)
         self.pcs_batch(commands)
         return commands
 

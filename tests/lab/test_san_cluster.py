@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from lab.vm import storage
-from lab.vm.cluster import HOST, POOL, SanCluster
+from lab.vm.cluster import BMC_LOGIN_TIMEOUT, HOST, POOL, SanCluster
 
 pytestmark = pytest.mark.lab
 
@@ -26,7 +26,10 @@ def facts() -> dict:
 
 
 POWER_PROBES = 10
-FENCE_IPMI = f"fence_ipmi --ip {HOST} --username admin --password-script '/bin/cat /etc/zfsha/bmc-b.password' --action status"
+FENCE_IPMI = (
+    f"fence_ipmi --ip {HOST} --username admin --password-script '/bin/cat /etc/zfsha/bmc-b.password' "
+    f"--login-timeout {BMC_LOGIN_TIMEOUT} --action status"  # as fence-b is configured (EMULATION_OPTIONS)
+)
 IPMITOOL = f"IPMI_PASSWORD=$(cat /etc/zfsha/bmc-b.password) ipmitool -I lanplus -H {HOST} -U admin -E chassis power status"
 FENCE_PLUG = (
     f"fence_smartplug --type shelly2 --ip {HOST} --plug 0 --password-script '/bin/cat /etc/zfsha/plug-a.password' --action status"
