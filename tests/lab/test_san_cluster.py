@@ -200,6 +200,8 @@ def test_losing_the_standby_node_degrades_without_restart(san_cluster: SanCluste
     """Scenario 4: storage-b (standby) loses power; the pool on storage-a goes DEGRADED and carries on."""
     cluster = san_cluster
     assert cluster.where("zfs-pool") == ["storage-a"]
+    # Otherwise the DEGRADED seen below would be the previous scenario's, not this power cut's.
+    assert storage.pool_health(cluster["storage-a"], POOL) == "ONLINE", "needs scenario 3's resilver"
     imports = cluster.import_count("storage-a")
     facts["data2"] = cluster.client_write(facts["path"], 8, 16)
     cut = time.monotonic()
