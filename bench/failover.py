@@ -100,7 +100,7 @@ def activity_check_floor(cluster: SanCluster, pool_resource: str) -> tuple[float
 
 def main() -> None:
     os.environ.setdefault("LAB_VM_CACHE", "/var/cache/zfsha/lab-vm")
-    lab = Lab(ensure_image(), data_disks=1, disk_mib=256, host_nic=True)
+    lab = Lab(ensure_image(), data_disks=1, disk_mib=256, bridge_nic=True)
     cluster = SanCluster(lab)
     try:
         cluster.bring_up(package_under_test())

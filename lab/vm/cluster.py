@@ -6,9 +6,10 @@ What the lab does (as an admin would before running the README's pcs commands):
 - storage-a creates the multihost pool (mirror of its local disk and storage-b's LUN) with a zvol
   dataset, and exports it;
 - corosync (token 10 s, for emulation) and pacemaker run on all three guests;
-- storage-a's power is a Shelly Gen2 plug peer and storage-b's an IPMI BMC peer, both on the host's
-  127.0.0.1, reached from the guests at HostNic().host; switching an outlet kills or boots that
-  guest's qemu, so fence_smartplug / fence_ipmi inside the guests fence for real.
+- storage-a's power is a Shelly Gen2 plug peer and storage-b's an IPMI BMC peer, both listening on
+  the bridge of the lab's network namespace (Lab(bridge_nic=True), lab.vm.netns), where each guest
+  has a tap; switching an outlet kills or boots that guest's qemu, so fence_smartplug / fence_ipmi
+  inside the guests fence for real.
 
 The README's pcs block is then run as written, with only the addresses in ADDRESS_MAP replaced.
 """
@@ -33,8 +34,8 @@ from lab.peers.ipmi import IpmiBmcPeer
 from lab.peers.outlets import Outlet, PowerBoard
 from lab.peers.shelly_gen2 import ShellyGen2Peer
 from lab.vm import storage
-from lab.vm.guest import Guest, HostNic
-from lab.vm.lab import HOST_NUMBERS, STORAGE_NET, Lab
+from lab.vm.guest import Guest
+from lab.vm.lab import HOST_NUMBERS, SERVICE_ADDRESS, STORAGE_NET, Lab
 
 REPO = Path(__file__).resolve().parents[2]
 POOL = "san-pool"
@@ -44,7 +45,7 @@ CLIENT_IQN = "iqn.2025-01.lab.home:san"
 BACKEND_CHAP_USER = "iscsiuser"
 STORAGE_NODES = ("storage-a", "storage-b")
 NODES = (*STORAGE_NODES, "quorum")
-HOST = HostNic().host
+HOST = SERVICE_ADDRESS
 # The README's client networks are kept as they are: Linux refuses a second address in a
 # 169.254/16 prefix ("RTNETLINK answers: Invalid argument"), so IPaddr2 cannot add a VIP on the lab's
 # link-local segments. Each guest gets an address of the README's client subnets on the same segments
@@ -56,11 +57,20 @@ ENDUSER_VIP = f"{ENDUSER_NET}.10"
 # The README's example addresses and what they are in the lab. Nothing else in its pcs block changes:
 # node names, IQNs, pool and dataset names, secret file paths are the lab's as well.
 ADDRESS_MAP = {
-    "10.20.20.101": HOST,  # storage-a's smart plug (Shelly Gen2 peer on host loopback)
-    "10.20.20.202": HOST,  # storage-b's BMC (IPMI peer on host loopback)
+    "10.20.20.101": HOST,  # storage-a's smart plug (Shelly Gen2 peer on the lab's bridge)
+    "10.20.20.202": HOST,  # storage-b's BMC (IPMI peer on the lab's bridge)
     "10.10.10.1": f"{STORAGE_NET}.1",
     "10.10.10.2": f"{STORAGE_NET}.2",
 }
+
+# What the lab adds to the README's fence devices for emulation, nothing else (measured, 2026-12-02):
+# fence_ipmi's login_timeout (default 5 s, fence_ipmilan's) also covers importing pyghmi in the
+# agent process before the first login packet, and in a TCG guest under the lab's load that import
+# alone took 1.7-6.4 s (time python3 -c 'from pyghmi.ipmi.private import session' on storage-a, 5
+# runs), while the BMC's answers to the whole RMCP+ login took ~0.1 s (packets seen on the bridge);
+# fence-b's monitor failed with "no answer within 5 s" on storage-a. 15 s is twice the slowest import.
+BMC_LOGIN_TIMEOUT = 15
+EMULATION_OPTIONS = {"fence-b": [f"login_timeout={BMC_LOGIN_TIMEOUT}"]}
 
 
 def backend_iqn(name: str) -> str:
@@ -119,8 +129,9 @@ logging {{
 """
 
 
-def readme_pcs_commands(readme: Path, mapping: dict[str, str]) -> list[list[str]]:
-    """The pcs commands of README.md's configuration block, addresses replaced through mapping."""
+def readme_pcs_commands(readme: Path, mapping: dict[str, str], extra: dict[str, list[str]] | None = None) -> list[list[str]]:
+    """The pcs commands of README.md's configuration block, addresses replaced through mapping, and
+    extra[name] appended to the command creating resource or stonith device `name`."""
     text = readme.read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
     block = next(b for b in blocks if "pcs property set stonith-enabled" in b)
@@ -134,6 +145,11 @@ def readme_pcs_commands(readme: Path, mapping: dict[str, str]) -> list[list[str]
         line = line.strip()
         if line and not line.startswith("#"):
             commands.append(shlex.split(line))
+    for name, options in (extra or {}).items():
+        creating = [argv for argv in commands if argv[1:3] in (["stonith", "create"], ["resource", "create"]) and argv[3] == name]
+        if len(creating) != 1:
+            raise ValueError(f"README's pcs block no longer creates {name}: update the lab's EMULATION_OPTIONS")
+        creating[0].extend(options)
     return commands
 
 
@@ -195,29 +211,24 @@ class SanCluster:
     def __getitem__(self, name: str) -> Guest:
         return self.lab[name]
 
-    # ---- power devices on the host --------------------------------------------------------------
+    # ---- power devices, on the lab's bridge --------------------------------------------------------
 
     def start_power_devices(self) -> None:
+        """The plug (a thread of this process) and the BMC (a child process) listen on the bridge at
+        HOST, their standard ports (80, 623: the namespace is the lab's, nothing else binds there).
+
+        Both are started from a thread inside the lab's namespace: the plug's socket and the BMC's
+        process belong to the namespace of the thread that created them.
+        """
+        netns = self.lab.netns
+        if netns is None:
+            raise RuntimeError("SanCluster needs Lab(bridge_nic=True): the guests reach their power devices there")
         plug_board = PowerBoard([Outlet("0")], on_change=self.power.hook("storage-a"))
-        for port in (80, 0):
-            self.plug = ShellyGen2Peer(plug_board, password=self.secrets["plug"], listen="127.0.0.1", port=port)
-            try:
-                self.plug.start()
-                break
-            except OSError:
-                continue
-        assert self.plug is not None
-        if self.plug.port != 80:
-            self.address_map["10.20.20.101"] = f"{HOST} ipport={self.plug.port}"
+        self.plug = ShellyGen2Peer(plug_board, password=self.secrets["plug"], listen=HOST, port=80)
+        netns.call(self.plug.start)
         bmc_board = PowerBoard([Outlet("chassis")], on_change=self.power.hook("storage-b"))
-        self.bmc = IpmiBmcPeer(bmc_board, username="admin", password=self.secrets["bmc"], port=623)
-        try:
-            self.bmc.start()
-        except RuntimeError:
-            self.bmc = IpmiBmcPeer(bmc_board, username="admin", password=self.secrets["bmc"], port=0)
-            self.bmc.start()
-        if self.bmc.port != 623:
-            self.address_map["10.20.20.202"] = f"{HOST} ipport={self.bmc.port}"
+        self.bmc = IpmiBmcPeer(bmc_board, username="admin", password=self.secrets["bmc"], listen=HOST, port=623)
+        netns.call(self.bmc.start)
 
     def power_board(self, name: str) -> tuple[PowerBoard, str]:
         """The outlet feeding a storage node (cut it to pull that node's plug)."""
@@ -458,7 +469,7 @@ class SanCluster:
         self.package_root = Path(self._package_dir.name)
 
     def configure_from_readme(self, readme: Path = REPO / "README.md") -> list[list[str]]:
-        commands = readme_pcs_commands(readme, self.address_map)
+        commands = readme_pcs_commands(readme, self.address_map, EMULATION_OPTIONS)
         self.pcs_batch(commands)
         return commands
 
@@ -572,28 +583,25 @@ class SanCluster:
             self.plug.board.set("0", False)  # the plug peer's relay state lives in this process
             return
         assert self.bmc is not None
-        # The BMC runs in a child process: ask it over IPMI, as an admin's ipmitool would.
-        subprocess.run(
-            [
-                "ipmitool",
-                "-I",
-                "lanplus",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                str(self.bmc.port),
-                "-U",
-                "admin",
-                "-E",
-                "chassis",
-                "power",
-                "off",
-            ],
+        self.ipmitool("chassis", "power", "off")
+
+    def ipmitool(self, *command: str) -> str:
+        """ipmitool against storage-b's BMC from inside the lab's namespace, as an admin would; its stdout.
+
+        The BMC runs in a child process, so its power state is asked and switched over IPMI.
+        """
+        assert self.bmc is not None and self.lab.netns is not None
+        argv = ["ipmitool", "-I", "lanplus", "-H", HOST, "-p", str(self.bmc.port), "-U", "admin", "-E", *command]
+        result = subprocess.run(
+            argv,
+            preexec_fn=self.lab.netns.preexec(),
             env={**os.environ, "IPMI_PASSWORD": self.secrets["bmc"]},
             check=True,
             capture_output=True,
+            text=True,
             timeout=60,
         )
+        return result.stdout
 
     def wait_resilvered(self, name: str, timeout: float = 400) -> str:
         """Wait until the pool on `name` is ONLINE, resilvered, and its agent says so; returns zpool status.

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lab.vm.image import Image
+from lab.vm.netns import LabNetns
 from lab.vm.qemu_json import GuestAgent, QemuJsonError, Qmp
 
 # /dev/kvm on the development machine is a software implementation that hangs the guest kernel, so
@@ -81,6 +82,22 @@ class HostNic:
 
 
 @dataclass(frozen=True)
+class BridgeNic:
+    """A NIC on a tap of the lab's own bridge (lab.vm.netns), where the lab's services listen.
+
+    The guest's qemu runs inside the lab's network namespace and opens the tap there; the bridge
+    and its address are in that namespace only, so nothing of this network reaches a host
+    interface. No default route: only the bridge's subnet is reachable through it.
+    """
+
+    tap: str
+    address: str  # "169.254.214.11/24"
+
+    def netdev(self, netdev_id: str) -> str:
+        return f"tap,id={netdev_id},ifname={self.tap},script=no,downscript=no"
+
+
+@dataclass(frozen=True)
 class Identity:
     """What makes a guest itself; passed on the kernel command line, applied by lab-identity.service."""
 
@@ -106,11 +123,15 @@ class Guest:
         mem: int = 2048,
         cpus: int = 1,
         data_disks: list[tuple[str, int]] | tuple[()] = (),
-        nets: list[Nic | HostNic] | tuple[()] = (),
+        nets: list[Nic | HostNic | BridgeNic] | tuple[()] = (),
         kernel_cmdline_identity: Identity | None = None,
         accel: str = DEFAULT_ACCEL,
+        netns: LabNetns | None = None,
     ) -> None:
-        """data_disks: (serial, size in MiB) pairs, seen in the guest as /dev/disk/by-id/virtio-<serial>."""
+        """data_disks: (serial, size in MiB) pairs, seen in the guest as /dev/disk/by-id/virtio-<serial>.
+
+        netns: run qemu inside that network namespace (required by BridgeNic, whose tap lives there).
+        """
         self.name = name
         self.image = base_image
         self.workdir = Path(workdir) / name
@@ -120,6 +141,9 @@ class Guest:
         self.nets = list(nets)
         self.identity = kernel_cmdline_identity or Identity.for_name(name)
         self.accel = accel
+        if netns is None and any(isinstance(nic, BridgeNic) for nic in self.nets):
+            raise ValueError("a BridgeNic's tap lives in the lab's network namespace: pass netns")
+        self.netns = netns
         self.process: subprocess.Popen[bytes] | None = None
         self.agent = GuestAgent(self.workdir / "qga.sock")
         self.boots = 0
@@ -214,7 +238,7 @@ class Guest:
                 f"virtio-blk-pci,drive=d-{serial},serial={serial}",
             ]
         for index, nic in enumerate(self.nets):
-            netdev = nic.netdev(f"n{index}") if isinstance(nic, HostNic) else nic.segment.netdev(f"n{index}")
+            netdev = nic.segment.netdev(f"n{index}") if isinstance(nic, Nic) else nic.netdev(f"n{index}")
             argv += ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=n{index},mac={self.mac(index)}"]
         return argv
 
@@ -249,7 +273,7 @@ class Guest:
             stdout=stderr,
             stderr=stderr,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=self.netns.preexec(_die_with_parent) if self.netns else _die_with_parent,
         )
         stderr.close()
         self.boots += 1

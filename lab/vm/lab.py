@@ -15,11 +15,15 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from lab.vm.guest import Guest, HostNic, Identity, Nic, Segment
+from lab.vm.guest import BridgeNic, Guest, HostNic, Identity, Nic, Segment
 from lab.vm.image import Image
+from lab.vm.netns import LabNetns
 
 STORAGE_NET = "169.254.210"
 CLUSTER_NET = "169.254.211"
+# The lab's service bridge (bridge_nic=True): the lab's services at .2, guest N at .1N.
+SERVICE_NET = "169.254.214"
+SERVICE_ADDRESS = f"{SERVICE_NET}.2"
 HOST_NUMBERS = {"storage-a": 1, "storage-b": 2, "quorum": 3}
 DEFAULT_WORKDIR = Path(__file__).resolve().parent / "work"
 REPO = Path(__file__).resolve().parents[2]
@@ -59,12 +63,31 @@ class Lab:
         disk_mib: int = 256,
         mem: int = 2048,
         host_nic: bool = False,
+        bridge_nic: bool = False,
     ) -> None:
-        """host_nic adds a user-mode NIC per guest through which host loopback services are reachable."""
+        """host_nic adds a user-mode NIC per guest through which host loopback services are reachable.
+
+        bridge_nic runs the guests in a network namespace of the lab's own (`self.netns`, removed by
+        remove/dispose) and gives each a NIC on its bridge, where services the lab starts inside
+        that namespace listen at SERVICE_ADDRESS (see lab.vm.netns). The two exclude each other:
+        user-mode networking inside the namespace would reach its loopback, not the host's.
+        """
+        if host_nic and bridge_nic:
+            raise ValueError("host_nic and bridge_nic exclude each other")
         self.image = image
         root = Path(workdir) if workdir else DEFAULT_WORKDIR
         root.mkdir(parents=True, exist_ok=True)
         self.workdir = Path(tempfile.mkdtemp(prefix="lab-", dir=root))
+        self.netns = LabNetns(f"{SERVICE_ADDRESS}/24") if bridge_nic else None
+        try:
+            self._define_guests(image, base_port, data_disks, disk_mib, mem, host_nic)
+        except BaseException:
+            self._close_netns()
+            raise
+
+    def _define_guests(
+        self, image: Image, base_port: int | None, data_disks: int, disk_mib: int, mem: int, host_nic: bool
+    ) -> None:
         port = base_port or default_base_port()
         self.storage_segment = Segment(port)
         self.cluster_segment = Segment(port + 1)
@@ -73,12 +96,14 @@ class Lab:
         self.guests: dict[str, Guest] = {}
         for name, number in HOST_NUMBERS.items():
             disks = [(f"{name}-d{i}", disk_mib) for i in range(data_disks)] if name != "quorum" else []
-            nets: list[Nic | HostNic] = [
+            nets: list[Nic | HostNic | BridgeNic] = [
                 Nic(self.storage_segment, f"{STORAGE_NET}.{number}/24"),
                 Nic(self.cluster_segment, f"{CLUSTER_NET}.{number}/24"),
             ]
             if host_nic:
                 nets.append(HostNic())
+            if self.netns is not None:
+                nets.append(BridgeNic(self.netns.add_tap(f"tap-{name}"), f"{SERVICE_NET}.1{number}/24"))
             self.guests[name] = Guest(
                 name,
                 image,
@@ -87,6 +112,7 @@ class Lab:
                 data_disks=disks,
                 nets=nets,
                 kernel_cmdline_identity=Identity.for_name(name, hosts),
+                netns=self.netns,
             )
 
     def __getitem__(self, name: str) -> Guest:
@@ -114,15 +140,22 @@ class Lab:
 
     def remove(self) -> None:
         self.stop()
+        self._close_netns()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def dispose(self) -> None:
         """End of a run: remove the lab, or with LAB_VM_KEEP=1 power it off and keep its work directory."""
         if os.environ.get("LAB_VM_KEEP"):
             self.stop()
+            self._close_netns()
             print(f"lab work directory kept: {self.workdir}")
         else:
             self.remove()
+
+    def _close_netns(self) -> None:
+        """After stop: nothing of the lab runs in its namespace any more, so the kernel removes it."""
+        if self.netns is not None:
+            self.netns.close()
 
     def install_deb(self, deb: Path, names: Iterable[str] | None = None) -> None:
         """Copy a .deb into the named running guests (all running by default) and dpkg -i it there.

@@ -70,14 +70,16 @@ def zfsha_deb() -> Path:
 @pytest.fixture(scope="module")
 def san_cluster(base_image: Image, zfsha_deb: Path) -> Iterator[SanCluster]:
     """Seed 004 for real: three guests, the package installed, the README's pcs block applied."""
-    lab = Lab(base_image, data_disks=1, disk_mib=256, host_nic=True)
-    cluster = SanCluster(lab)
-    started = time.monotonic()
+    lab = Lab(base_image, data_disks=1, disk_mib=256, bridge_nic=True)
     try:
-        cluster.bring_up(zfsha_deb)
-        cluster.timings["bring_up"] = time.monotonic() - started
-        print("cluster bring-up:", {name: round(seconds, 1) for name, seconds in cluster.timings.items()})
-        yield cluster
+        cluster = SanCluster(lab)
+        started = time.monotonic()
+        try:
+            cluster.bring_up(zfsha_deb)
+            cluster.timings["bring_up"] = time.monotonic() - started
+            print("cluster bring-up:", {name: round(seconds, 1) for name, seconds in cluster.timings.items()})
+            yield cluster
+        finally:
+            cluster.stop()
     finally:
-        cluster.stop()
         lab.dispose()

@@ -9,11 +9,12 @@ O_DIRECT + fsync before each fault and checksummed after it.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from lab.vm import storage
-from lab.vm.cluster import POOL, SanCluster
+from lab.vm.cluster import BMC_LOGIN_TIMEOUT, HOST, POOL, SanCluster
 
 pytestmark = pytest.mark.lab
 
@@ -22,6 +23,47 @@ pytestmark = pytest.mark.lab
 def facts() -> dict:
     """What earlier scenarios learnt and later ones check (checksums, LUN identities, the LUN path)."""
     return {}
+
+
+POWER_PROBES = 10
+FENCE_IPMI = (
+    f"fence_ipmi --ip {HOST} --username admin --password-script '/bin/cat /etc/zfsha/bmc-b.password' "
+    f"--login-timeout {BMC_LOGIN_TIMEOUT} --action status"  # as fence-b is configured (EMULATION_OPTIONS)
+)
+IPMITOOL = f"IPMI_PASSWORD=$(cat /etc/zfsha/bmc-b.password) ipmitool -I lanplus -H {HOST} -U admin -E chassis power status"
+FENCE_PLUG = (
+    f"fence_smartplug --type shelly2 --ip {HOST} --plug 0 --password-script '/bin/cat /etc/zfsha/plug-a.password' --action status"
+)
+
+
+def test_power_devices_answer_every_node_that_may_fence(san_cluster: SanCluster) -> None:
+    """fence-b (fence_ipmi) may run on storage-a or quorum, fence-a (fence_smartplug) on storage-b or
+    quorum: from each of them the device on the lab's bridge answers, every time (through slirp,
+    UDP to the BMC was dropped under load and fence-b could start nowhere)."""
+    cluster = san_cluster
+    probes = {"storage-a": [FENCE_IPMI, IPMITOOL], "storage-b": [FENCE_PLUG], "quorum": [FENCE_IPMI, IPMITOOL, FENCE_PLUG]}
+    answers = {FENCE_IPMI: "Status: ON", FENCE_PLUG: "Status: ON", IPMITOOL: "Chassis Power is on"}
+
+    def probe(name: str) -> tuple[list[str], list[float]]:
+        failed, seconds = [], []
+        for command in probes[name]:
+            for attempt in range(POWER_PROBES):
+                started = time.monotonic()
+                result = cluster[name].sh(command, timeout=60, check=False)
+                seconds.append(time.monotonic() - started)
+                if result.rc != 0 or result.stdout.strip() != answers[command]:
+                    failed.append(f"{name} #{attempt} {command}: rc={result.rc} {result.stdout}{result.stderr}")
+        return failed, seconds
+
+    with ThreadPoolExecutor(len(probes)) as pool:
+        results = dict(zip(probes, pool.map(probe, probes)))
+    for name, (_failed, seconds) in results.items():
+        print(f"{name}: {len(seconds)} status calls, {min(seconds):.1f}-{max(seconds):.1f} s each")
+    failed = [line for lines, _seconds in results.values() for line in lines]
+    assert failed == [], "\n".join(failed)
+    # The host side sees the same devices: the BMC from inside the lab's namespace, the plug's relay.
+    assert cluster.ipmitool("chassis", "power", "status").strip() == "Chassis Power is on"
+    assert cluster.plug is not None and cluster.plug.board.is_on("0")
 
 
 def test_start_on_preferred_node_and_client_writes(san_cluster: SanCluster, facts: dict) -> None:
@@ -158,6 +200,8 @@ def test_losing_the_standby_node_degrades_without_restart(san_cluster: SanCluste
     """Scenario 4: storage-b (standby) loses power; the pool on storage-a goes DEGRADED and carries on."""
     cluster = san_cluster
     assert cluster.where("zfs-pool") == ["storage-a"]
+    # Otherwise the DEGRADED seen below would be the previous scenario's, not this power cut's.
+    assert storage.pool_health(cluster["storage-a"], POOL) == "ONLINE", "needs scenario 3's resilver"
     imports = cluster.import_count("storage-a")
     facts["data2"] = cluster.client_write(facts["path"], 8, 16)
     cut = time.monotonic()
