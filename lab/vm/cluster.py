@@ -131,7 +131,7 @@ logging {{
 
 def readme_pcs_commands(readme: Path, mapping: dict[str, str], extra: dict[str, list[str]] | None = None) -> list[list[str]]:
     """The pcs commands of README.md's configuration block, addresses replaced through mapping, and
-    extra[name] appended to the command creating resource or stonith device `name`."""
+    extra[name] added to the instance options of the command creating resource or stonith device `name`."""
     text = readme.read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
     block = next(b for b in blocks if "pcs property set stonith-enabled" in b)
@@ -149,7 +149,10 @@ def readme_pcs_commands(readme: Path, mapping: dict[str, str], extra: dict[str, 
         creating = [argv for argv in commands if argv[1:3] in (["stonith", "create"], ["resource", "create"]) and argv[3] == name]
         if len(creating) != 1:
             raise ValueError(f"README's pcs block no longer creates {name}: update the lab's EMULATION_OPTIONS")
-        creating[0].extend(options)
+        argv = creating[0]
+        # Instance options go before pcs's "op"/"meta" sections and flags, which would swallow them.
+        end = next((i for i, word in enumerate(argv) if i > 4 and (word in ("op", "meta") or word.startswith("--"))), len(argv))
+        argv[end:end] = options
     return commands
 
 
