@@ -138,8 +138,12 @@ def zfs_members(blkid_export: str, pool: str) -> list[str]:
 
 class Linux(Platform):
     name = "linux"
-    # iSCSI LUNs by portal+IQN+LUN (stable across nodes), local disks by partition label or id.
-    default_device_dirs = ("/dev/disk/by-path", "/dev/disk/by-partlabel", "/dev/disk/by-id")
+    # zpool import names each leg by the first directory that holds it, and the leg keeps that name
+    # wherever the pool goes next. Partition labels and ids name the same disk on every node; a local
+    # disk's by-path name (pci-0000:00:05.0) names a different disk on each node, so it comes last
+    # (seen in the lab: after a failover a leg named by-path pointed at the new holder's own disk and
+    # could never be brought back). iSCSI LUNs have by-id names (wwn-) as stable as their by-path ones.
+    default_device_dirs = ("/dev/disk/by-partlabel", "/dev/disk/by-id", "/dev/disk/by-path")
     ZFS_PARAMETERS = "/sys/module/zfs/parameters"
 
     def initiator(self) -> Initiator:

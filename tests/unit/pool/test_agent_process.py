@@ -313,7 +313,7 @@ def test_a_missing_pool_says_where_it_was_looked_for_within_128_bytes(agent: Run
     result = agent("start", pool="no-such-pool")
     assert result.returncode == 1
     reason = exit_reason(result)
-    assert reason == "pool no-such-pool not found among devices in /dev/disk/by-path /dev/disk/by-partlabel /dev/disk/by-id"
+    assert reason == "pool no-such-pool not found among devices in /dev/disk/by-partlabel /dev/disk/by-id /dev/disk/by-path"
     assert len(reason.encode()) <= 128
     assert "no such pool available" in result.stderr  # zpool's own words are in the log
 

@@ -133,3 +133,10 @@ def test_blkid_export_names_the_pools_zfs_members_only() -> None:
         "DEVNAME=/dev/disk/by-id/e\nLABEL=tank\nTYPE=zfs_member\n"
     )
     assert zfs_members(probed, "tank") == ["/dev/disk/by-id/a", "/dev/disk/by-id/e"]
+
+
+def test_default_search_puts_node_local_by_path_names_last() -> None:
+    # zpool import names a leg by the first directory holding it; a local disk's by-path name
+    # (pci-...) is a different disk on the peer, so partlabels and ids must win.
+    assert Linux.default_device_dirs[-1] == "/dev/disk/by-path"
+    assert Linux.default_device_dirs[0] == "/dev/disk/by-partlabel"
