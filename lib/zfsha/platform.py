@@ -234,8 +234,12 @@ class Linux(Platform):
         # blkid and zdb read through the page cache, which can hold labels older than the disk's
         # (an iSCSI LUN read at login, before the peer wrote on; a local disk a peer wrote through
         # LIO fileio): drop it first. One blockdev and one blkid process for every candidate.
-        from zfsha import run
+        import logging
 
+        from zfsha import run
+        from zfsha.errors import CommandError
+
+        log = logging.getLogger("zfsha.platform")
         candidates = device_candidates(device_dirs)
         if not candidates:
             return []
@@ -243,7 +247,10 @@ class Linux(Platform):
         # blockdev stops at the first device it cannot open (a LUN whose session just died): then each alone.
         if block and run.run(["blockdev", "--flushbufs", *block], check=False, timeout=FLUSH_SECONDS).returncode != 0:
             for device in block:
-                run.run(["blockdev", "--flushbufs", device], check=False, timeout=FLUSH_SECONDS)
+                try:
+                    self.flush_page_cache(device)
+                except CommandError as err:
+                    log.warning("could not drop the page cache of %s before reading its label: %s", device, err.reason)
         probed = run.run(["blkid", "-p", "-o", "export", *candidates], check=False, timeout=FLUSH_SECONDS)
         return zfs_members(probed.stdout, pool)
 

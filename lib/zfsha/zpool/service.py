@@ -23,10 +23,7 @@ def import_pool(pool: Pool, device_dirs: Sequence[str], *, mount: bool, force_im
     check still refuses a pool that host writes to (one check, where a refused plain import first
     would cost two). A pool another host left imported with multihost off is never forced: ZFS
     refuses it in the words it uses for a crashed holder, whether or not that host still writes."""
-    verdict, state = labels.UNKNOWN, None
-    if force_import:
-        state = read_on_disk(pool, device_dirs)
-        verdict = labels.force_verdict(state, pool.platform.hostid())
+    verdict, state = label_verdict(pool, device_dirs) if force_import else (labels.UNKNOWN, None)
     if verdict == labels.FORCE:
         refusal = try_import(pool, device_dirs, mount=mount, force=True, holder=state.holder() if state else "")
     else:
@@ -34,13 +31,18 @@ def import_pool(pool: Pool, device_dirs: Sequence[str], *, mount: bool, force_im
         if refusal is not None and refusal.kind == NOT_EXPORTED and force_import and verdict == labels.UNKNOWN:
             # No label was readable before the plain import (e.g. a leg's device came late): ZFS has
             # just read one, so ask once more.
-            state = read_on_disk(pool, device_dirs)
-            verdict = labels.force_verdict(state, pool.platform.hostid())
+            verdict, state = label_verdict(pool, device_dirs)
             if verdict == labels.FORCE:
                 refusal = try_import(pool, device_dirs, mount=mount, force=True, holder=refusal.holder())
     if refusal is None or refusal.kind == ALREADY_IMPORTED:
         return
     raise refusal_error(pool, refusal, device_dirs, force_import=force_import, verdict=verdict)
+
+
+def label_verdict(pool: Pool, device_dirs: Sequence[str]) -> tuple[str, labels.OnDisk | None]:
+    """What the legs' labels let a forced import do (labels.force_verdict), and what they said."""
+    state = read_on_disk(pool, device_dirs)
+    return labels.force_verdict(state, pool.platform.hostid()), state
 
 
 def read_on_disk(pool: Pool, device_dirs: Sequence[str]) -> labels.OnDisk | None:
