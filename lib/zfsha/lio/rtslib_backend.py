@@ -98,6 +98,20 @@ class LioTarget:
 
     # -- reading ----------------------------------------------------------------------------------
 
+    def tpg_enabled(self) -> bool | None:
+        """Whether this resource's TPG is enabled; None when it does not exist. Looks up the one TPG
+        (a few configfs reads) instead of reading the whole target as read() does; loads nothing."""
+        lib = rtslib()
+        if not self.present:
+            return None
+        fabric = lib.FabricModule("iscsi")
+        if not fabric.exists:
+            return None
+        try:
+            return bool(lib.TPG(lib.Target(fabric, self.target_iqn, "lookup"), self.tag, "lookup").enable)
+        except lib.RTSLibNotInCFS:
+            return None
+
     def read(self) -> LioState:
         lib = rtslib()
         if not self.present:
