@@ -13,7 +13,7 @@ import fcntl
 import importlib.util
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -74,6 +74,11 @@ def node_lock() -> Iterator[None]:
         yield
 
 
+def _storage_key(path: str) -> tuple[str, ...]:
+    """A storage object's configfs directory as rtslib's so_from_path reads it: (<plugin>_<index>, name)."""
+    return tuple(path.rstrip("/").split("/")[-2:])
+
+
 def _chap(node: Any) -> Chap | None:
     userid = node.chap_userid or ""
     password = secrets.register(node.chap_password or "")
@@ -117,9 +122,11 @@ class LioTarget:
         if not self.present:
             return LioState(tpg=None)
         backstores = {}
+        blocks: dict[tuple[str, ...], str] = {}
         for storage in lib.tcm.StorageObject.all():
             if storage.plugin != "block":
                 continue
+            blocks[_storage_key(storage.path)] = storage.name
             try:
                 serial = storage.wwn
             except lib.RTSLibError:
@@ -141,12 +148,12 @@ class LioTarget:
                 target_exists = target_exists or ours
                 for tpg in target.tpgs:
                     if ours and tpg.tag == self.tag:
-                        tpg_state = self._read_tpg(lib, tpg)
+                        tpg_state = self._read_tpg(lib, tpg, blocks)
                         continue
                     if ours:
                         other_tpgs.add(tpg.tag)
                     for lun in tpg.luns:
-                        name = self._backstore_of(lib, lun)
+                        name = self._backstore_of(lib, lun, blocks)
                         outside[name] = outside.get(name, 0) + 1
         return LioState(
             tpg=tpg_state,
@@ -157,15 +164,19 @@ class LioTarget:
         )
 
     @staticmethod
-    def _backstore_of(lib: ModuleType, lun: Any) -> str:
+    def _backstore_of(lib: ModuleType, lun: Any, blocks: Mapping[tuple[str, ...], str]) -> str:
+        """The block backstore behind a LUN ("" for another kind or a broken link), from the last two
+        components of the LUN's link, which name the storage object as rtslib's LUN.storage_object
+        reads them: one readlink per LUN instead of resolving the path (a lstat per component) and
+        building a storage object, which read() has already done for every backstore."""
         try:
-            storage = lun.storage_object
+            link = os.readlink(f"{lun.path}/{lun.alias}")
         except (lib.RTSLibError, OSError):
             return ""
-        return storage.name if storage.plugin == "block" else ""
+        return blocks.get(_storage_key(link), "")
 
-    def _read_tpg(self, lib: ModuleType, tpg: Any) -> Tpg:
-        luns = {lun.lun: self._backstore_of(lib, lun) for lun in tpg.luns}
+    def _read_tpg(self, lib: ModuleType, tpg: Any, blocks: Mapping[tuple[str, ...], str]) -> Tpg:
+        luns = {lun.lun: self._backstore_of(lib, lun, blocks) for lun in tpg.luns}
         acls = {}
         for acl in tpg.node_acls:
             mapped = frozenset((m.mapped_lun, m.tpg_lun.lun) for m in acl.mapped_luns)
