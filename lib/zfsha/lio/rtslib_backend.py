@@ -175,11 +175,21 @@ class LioTarget:
             return ""
         return blocks.get(_storage_key(link), "")
 
+    @staticmethod
+    def _tpg_lun_of(lib: ModuleType, mapped: Any) -> int:
+        """The number of the TPG LUN a mapped LUN points at, from the last component of its link
+        (lun_<n>), which is what rtslib's MappedLUN.tpg_lun matches; that property lists and builds
+        every LUN of the TPG for each mapped LUN (quadratic in the LUNs of an ACL)."""
+        try:
+            return int(os.path.basename(os.readlink(f"{mapped.path}/{mapped.alias}").rstrip("/")).split("_")[1])
+        except (OSError, IndexError, ValueError):
+            raise lib.RTSLibBrokenLink("Broken MappedLUN, no TPG LUN found") from None
+
     def _read_tpg(self, lib: ModuleType, tpg: Any, blocks: Mapping[tuple[str, ...], str]) -> Tpg:
         luns = {lun.lun: self._backstore_of(lib, lun, blocks) for lun in tpg.luns}
         acls = {}
         for acl in tpg.node_acls:
-            mapped = frozenset((m.mapped_lun, m.tpg_lun.lun) for m in acl.mapped_luns)
+            mapped = frozenset((m.mapped_lun, self._tpg_lun_of(lib, m)) for m in acl.mapped_luns)
             acls[acl.node_wwn] = Acl(acl.node_wwn, _chap(acl), mapped)
         attributes = {}
         for key in MANAGED_TPG_ATTRIBUTES:
