@@ -61,7 +61,9 @@ def served_here(target: Target) -> bool:
 
     host = target.address.strip("[]")
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        # As ASCII bytes (parse_targets admits nothing else): a str host is encoded with the idna
+        # codec, whose import (stringprep, unicodedata) the depth-0 monitor would pay on every run.
+        infos = socket.getaddrinfo(host.encode("ascii"), None, proto=socket.IPPROTO_TCP)
     except socket.gaierror:
         return False
     for family, _, _, _, sockaddr in infos:

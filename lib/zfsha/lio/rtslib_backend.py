@@ -13,7 +13,7 @@ import fcntl
 import importlib.util
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -74,6 +74,11 @@ def node_lock() -> Iterator[None]:
         yield
 
 
+def _storage_key(path: str) -> tuple[str, ...]:
+    """A storage object's configfs directory as rtslib's so_from_path reads it: (<plugin>_<index>, name)."""
+    return tuple(path.rstrip("/").split("/")[-2:])
+
+
 def _chap(node: Any) -> Chap | None:
     userid = node.chap_userid or ""
     password = secrets.register(node.chap_password or "")
@@ -98,14 +103,30 @@ class LioTarget:
 
     # -- reading ----------------------------------------------------------------------------------
 
+    def tpg_enabled(self) -> bool | None:
+        """Whether this resource's TPG is enabled; None when it does not exist. Looks up the one TPG
+        (a few configfs reads) instead of reading the whole target as read() does; loads nothing."""
+        lib = rtslib()
+        if not self.present:
+            return None
+        fabric = lib.FabricModule("iscsi")
+        if not fabric.exists:
+            return None
+        try:
+            return bool(lib.TPG(lib.Target(fabric, self.target_iqn, "lookup"), self.tag, "lookup").enable)
+        except lib.RTSLibNotInCFS:
+            return None
+
     def read(self) -> LioState:
         lib = rtslib()
         if not self.present:
             return LioState(tpg=None)
         backstores = {}
+        blocks: dict[tuple[str, ...], str] = {}
         for storage in lib.tcm.StorageObject.all():
             if storage.plugin != "block":
                 continue
+            blocks[_storage_key(storage.path)] = storage.name
             try:
                 serial = storage.wwn
             except lib.RTSLibError:
@@ -127,12 +148,12 @@ class LioTarget:
                 target_exists = target_exists or ours
                 for tpg in target.tpgs:
                     if ours and tpg.tag == self.tag:
-                        tpg_state = self._read_tpg(lib, tpg)
+                        tpg_state = self._read_tpg(lib, tpg, blocks)
                         continue
                     if ours:
                         other_tpgs.add(tpg.tag)
                     for lun in tpg.luns:
-                        name = self._backstore_of(lib, lun)
+                        name = self._backstore_of(lib, lun, blocks)
                         outside[name] = outside.get(name, 0) + 1
         return LioState(
             tpg=tpg_state,
@@ -143,18 +164,32 @@ class LioTarget:
         )
 
     @staticmethod
-    def _backstore_of(lib: ModuleType, lun: Any) -> str:
+    def _backstore_of(lib: ModuleType, lun: Any, blocks: Mapping[tuple[str, ...], str]) -> str:
+        """The block backstore behind a LUN ("" for another kind or a broken link), from the last two
+        components of the LUN's link, which name the storage object as rtslib's LUN.storage_object
+        reads them: one readlink per LUN instead of resolving the path (a lstat per component) and
+        building a storage object, which read() has already done for every backstore."""
         try:
-            storage = lun.storage_object
+            link = os.readlink(f"{lun.path}/{lun.alias}")
         except (lib.RTSLibError, OSError):
             return ""
-        return storage.name if storage.plugin == "block" else ""
+        return blocks.get(_storage_key(link), "")
 
-    def _read_tpg(self, lib: ModuleType, tpg: Any) -> Tpg:
-        luns = {lun.lun: self._backstore_of(lib, lun) for lun in tpg.luns}
+    @staticmethod
+    def _tpg_lun_of(lib: ModuleType, mapped: Any) -> int:
+        """The number of the TPG LUN a mapped LUN points at, from the last component of its link
+        (lun_<n>), which is what rtslib's MappedLUN.tpg_lun matches; that property lists and builds
+        every LUN of the TPG for each mapped LUN (quadratic in the LUNs of an ACL)."""
+        try:
+            return int(os.path.basename(os.readlink(f"{mapped.path}/{mapped.alias}").rstrip("/")).split("_")[1])
+        except (OSError, IndexError, ValueError):
+            raise lib.RTSLibBrokenLink("Broken MappedLUN, no TPG LUN found") from None
+
+    def _read_tpg(self, lib: ModuleType, tpg: Any, blocks: Mapping[tuple[str, ...], str]) -> Tpg:
+        luns = {lun.lun: self._backstore_of(lib, lun, blocks) for lun in tpg.luns}
         acls = {}
         for acl in tpg.node_acls:
-            mapped = frozenset((m.mapped_lun, m.tpg_lun.lun) for m in acl.mapped_luns)
+            mapped = frozenset((m.mapped_lun, self._tpg_lun_of(lib, m)) for m in acl.mapped_luns)
             acls[acl.node_wwn] = Acl(acl.node_wwn, _chap(acl), mapped)
         attributes = {}
         for key in MANAGED_TPG_ATTRIBUTES:

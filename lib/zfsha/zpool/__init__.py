@@ -1,9 +1,38 @@
-"""ZFS pools: the Pool object, and parsing of zpool's scriptable output kept beside it."""
+"""ZFS pools: the Pool object, and parsing of zpool's scriptable output kept beside it.
 
-from zfsha.zpool.health import DEGRADED, ONLINE, SERVING, SUSPENDED, can_serve
-from zfsha.zpool.pool import Dataset, ImportRefused, Pool
-from zfsha.zpool.refusal import ImportRefusal, parse_refusal
-from zfsha.zpool.status import Leg, PoolStatus, Scan, parse_json, parse_text
+The names below are loaded from their modules on first use (PEP 562), so that importing a light
+submodule (`zfsha.zpool.health`, `zfsha.zpool.kstat`: what the pool agent's depth-0 monitor needs)
+does not also import the pool's commands and zpool status parsing.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zfsha.zpool.health import DEGRADED, ONLINE, SERVING, SUSPENDED, can_serve
+    from zfsha.zpool.pool import Dataset, ImportRefused, Pool
+    from zfsha.zpool.refusal import ImportRefusal, parse_refusal
+    from zfsha.zpool.status import Leg, PoolStatus, Scan, parse_json, parse_text
+
+_HOMES = {
+    "DEGRADED": "health",
+    "ONLINE": "health",
+    "SERVING": "health",
+    "SUSPENDED": "health",
+    "can_serve": "health",
+    "Dataset": "pool",
+    "ImportRefused": "pool",
+    "Pool": "pool",
+    "ImportRefusal": "refusal",
+    "parse_refusal": "refusal",
+    "Leg": "status",
+    "PoolStatus": "status",
+    "Scan": "status",
+    "parse_json": "status",
+    "parse_text": "status",
+}
 
 __all__ = [
     "DEGRADED",
@@ -22,3 +51,10 @@ __all__ = [
     "parse_refusal",
     "parse_text",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

@@ -21,14 +21,16 @@ DEVICES_MISSING = "devices-missing"
 ALREADY_IMPORTED = "already-imported"
 OTHER = "other"
 
+# Patterns as strings, compiled (and cached by re) on first use: the pool agent's monitor imports
+# this module (through zfsha.zpool.pool) but only an import reads a refusal.
 _ACTIVE = (
-    re.compile(r"pool is imported on host '(?P<host>[^']*)' \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"),
-    re.compile(r"pool is imported on (?P<host>\S+) \(hostid: (?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"),
+    r"pool is imported on host '(?P<host>[^']*)' \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)",
+    r"pool is imported on (?P<host>\S+) \(hostid: (?:0x)?(?P<hostid>[0-9a-fA-F]+)\)",
     # `zpool import` listing (scan) of such a pool
-    re.compile(r"must be exported from (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"),
+    r"must be exported from (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)",
 )
-_LEAD = re.compile(r"^cannot import '[^']*':\s*", re.IGNORECASE)
-_PREVIOUS = re.compile(r"Last accessed by (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)")
+_LEAD = r"(?i)^cannot import '[^']*':\s*"
+_PREVIOUS = r"Last accessed by (?P<host>\S+) \(hostid=(?:0x)?(?P<hostid>[0-9a-fA-F]+)\)"
 
 
 @dataclass(frozen=True)
@@ -45,16 +47,16 @@ class ImportRefusal:
     @property
     def detail(self) -> str:
         """zpool's message on one line, without its "cannot import '<pool>':" lead (the reason names the pool)."""
-        return _LEAD.sub("", " ".join(self.message.split()), count=1)
+        return re.sub(_LEAD, "", " ".join(self.message.split()), count=1)
 
 
 def parse_refusal(message: str) -> ImportRefusal:
     text = message.strip()
     for pattern in _ACTIVE:
-        match = pattern.search(text)
+        match = re.search(pattern, text)
         if match:
             return ImportRefusal(ACTIVE_ELSEWHERE, text, match.group("host"), match.group("hostid").lower())
-    match = _PREVIOUS.search(text)
+    match = re.search(_PREVIOUS, text)
     if match or "previously in use from another system" in text:
         host, hostid = (match.group("host"), match.group("hostid").lower()) if match else ("", "")
         return ImportRefusal(NOT_EXPORTED, text, host, hostid)

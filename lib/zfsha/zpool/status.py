@@ -67,9 +67,11 @@ class PoolStatus:
         )
 
 
-_FIELD = re.compile(r"^\s*(pool|state|status|action|see|scan|config|errors|remove|checkpoint|scrub):\s?(.*)$")
-_PERCENT = re.compile(r"([0-9.]+)% done")
-_TO_GO = re.compile(r"(\S+) to go")
+# Patterns as strings, compiled (and cached by re) on first use: importing this module (the pool
+# agent's depth-0 monitor does, through zfsha.zpool.pool) should not compile what only parsing uses.
+_FIELD = r"^\s*(pool|state|status|action|see|scan|config|errors|remove|checkpoint|scrub):\s?(.*)$"
+_PERCENT = r"([0-9.]+)% done"
+_TO_GO = r"(\S+) to go"
 
 
 def parse_text(text: str, pool: str | None = None) -> PoolStatus:
@@ -96,7 +98,7 @@ def _parse_block(lines: list[str]) -> PoolStatus:
     config: list[str] = []
     current = ""
     for line in lines:
-        match = _FIELD.match(line)
+        match = re.match(_FIELD, line)
         if match:
             current = match.group(1)
             fields[current] = match.group(2).strip()
@@ -157,11 +159,11 @@ def _parse_scan(text: str) -> Scan | None:
         return None
     function = "resilver" if text.startswith("resilver") else "scrub"
     running = "in progress" in text
-    match = _PERCENT.search(text)
+    match = re.search(_PERCENT, text)
     percent = float(match.group(1)) if match else None
     summary = text
     if running:
-        to_go = _TO_GO.search(text)
+        to_go = re.search(_TO_GO, text)
         summary = f"{function} in progress" + (f", {percent:.2f}% done" if percent is not None else "")
         summary += f", {to_go.group(1)} to go" if to_go else ""
     return Scan(function, running, percent, summary)
