@@ -286,14 +286,14 @@ class Cluster:
         return self.wait_for(check, timeout=timeout, what=f"{what} on {name}")  # type: ignore[return-value]
 
     def wait_online(self, names: Sequence[str] | None = None, via: str | None = None, timeout: float = 60.0) -> None:
-        """Wait until Pacemaker on `via` (default: the first powered node) sees `names` online."""
+        """Wait until Pacemaker on `via` (default: the first powered node) sees `names` online and joined."""
         wanted = list(names or self.nodes)
         observer = via or next((name for name in wanted if self.power_state(name)), None) or self._observer()
         if observer is None:
             raise NodeOff("no node is powered on")
         self.wait_crm_mon(
             observer,
-            lambda status: set(wanted) <= set(crm_status.online_nodes(status)),
+            lambda status: set(wanted) <= set(crm_status.member_nodes(status)),
             timeout=timeout,
             what=f"{', '.join(wanted)} online",
         )

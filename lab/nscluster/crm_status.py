@@ -15,6 +15,17 @@ def online_nodes(status: ET.Element) -> list[str]:
     return [node.get("name", "") for node in status.iterfind("nodes/node") if node.get("online") == "true"]
 
 
+def member_nodes(status: ET.Element) -> list[str]:
+    """Nodes crm_mon lists under "Online:": online, and neither still joining (pending) nor unclean.
+    A rebooted node reads online="true" in the XML while its join is pending; the text shows it apart."""
+    settled = ("pending", "unclean", "shutdown", "standby", "maintenance")
+    return [
+        node.get("name", "")
+        for node in status.iterfind("nodes/node")
+        if node.get("online") == "true" and not any(node.get(flag) == "true" for flag in settled)
+    ]
+
+
 def node_attributes(status: ET.Element, name: str) -> dict[str, str]:
     """crm_mon's attributes of one node (online, unclean, standby, ...); {} if it is not listed."""
     for node in status.iterfind("nodes/node"):
