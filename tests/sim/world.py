@@ -71,6 +71,7 @@ def empty() -> dict[str, Any]:
         # after an online show that window; then each read advances the resilver by resilver_step percent.
         "resilver_pending_reads": 1,
         "replacement_timeout": 5,
+        "unusable_disks": [],  # disks whose device returns but stays faulted after `zpool online` (exit 0)
         "flushed": {},  # host: block devices blockdev --flushbufs was run on, in order
         "flush_fails": [],  # devices whose flush fails (as BLKFLSBUF does without CAP_SYS_ADMIN)
     }

@@ -139,6 +139,21 @@ def legs_to_bring_back(status: PoolStatus, present: Callable[[str], bool]) -> li
     return [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering and present(leg.path)]
 
 
+def returned_legs(attempted: Iterable[Leg], after: PoolStatus) -> tuple[list[Leg], list[Leg]]:
+    """Of the legs `zpool online` was run on, those that came back in `after` (the status read since)
+    and those still out of service there (as `after` shows them): zpool online exits 0 on a leg that
+    stays faulted."""
+    still_out = {leg.path: leg for leg in after.unhealthy_legs if not leg.resilvering}
+    back: list[Leg] = []
+    stuck: list[Leg] = []
+    for leg in attempted:
+        if leg.path in still_out:
+            stuck.append(still_out[leg.path])
+        else:
+            back.append(leg)
+    return back, stuck
+
+
 # ---- the resilver window ---------------------------------------------------------------------------
 # `zpool online` returns, and the pool reads ONLINE, before ZFS has started resilvering the leg (captured:
 # tests/unit/data/zpool/zpool_status.onlined_before_resilver.txt). Until the resilver ends, the leg that
@@ -176,8 +191,9 @@ class ResilverWatch:
 
 
 def start_watch(status: PoolStatus, legs: Iterable[str], now: float) -> ResilverWatch:
-    """A watch begun when legs are brought back, against the scan `status` (read before) shows."""
-    return ResilverWatch(now, tuple(legs), status.scan.summary if status.scan else "")
+    """A watch begun when legs are brought back, against the scan `status` (read before) shows; each
+    leg named once, in the order first given."""
+    return ResilverWatch(now, tuple(dict.fromkeys(legs)), status.scan.summary if status.scan else "")
 
 
 @dataclass(frozen=True)

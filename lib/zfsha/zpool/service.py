@@ -142,21 +142,22 @@ def ensure_mounted(pool: Pool) -> None:
 
 
 def bring_back_legs(pool: Pool, status: PoolStatus) -> list[Leg]:
-    """Online legs whose device returned (the peer's session is back) so ZFS resilvers them;
-    returns the legs brought back."""
+    """Run `zpool online` (and `zpool clear` for a FAULTED one) on the legs whose device returned (the
+    peer's session is back); returns the legs it succeeded on. That success is not the leg's return:
+    zpool online exits 0 with only a warning on a leg that stays faulted, so the caller reads the
+    status again and sorts the legs with returned_legs."""
     from zfsha.zpool.decisions import legs_to_bring_back
 
-    brought: list[Leg] = []
+    attempted: list[Leg] = []
     for leg in legs_to_bring_back(status, lambda path: os.path.exists(host_path(path))):
         try:
             pool.online(leg.name)
             if leg.state == "FAULTED":
                 pool.clear(leg.name)
-            log.info("brought leg %s of %s back online (was %s): resilvering", leg.path, pool.name, leg.state)
-            brought.append(leg)
+            attempted.append(leg)
         except CommandError as err:
             log.warning("could not bring leg %s back: %s", leg.path, err.reason)
-    return brought
+    return attempted
 
 
 def pool_leaf_paths(pool: Pool) -> list[str]:

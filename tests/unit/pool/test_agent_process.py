@@ -170,6 +170,60 @@ def test_a_resilver_started_by_import_is_watched_from_start(agent: Run) -> None:
     assert attribute_memo(agent.state) == "ONLINE"
 
 
+def test_a_leg_zpool_online_cannot_bring_back_is_warned_about_once_and_not_watched(tmp_path: Path) -> None:
+    """zpool online exits 0 on a leg that stays faulted: only the leg that really returned is logged as
+    brought back and awaited, the other is warned about once, and no monitor names a leg twice."""
+    w.standard_world(tmp_path, host=HOST)
+    agent = Run(tmp_path)
+    assert agent("start").returncode == 0
+    change(agent.state, set_peer(False))
+    assert agent("monitor").returncode == 190
+
+    def back_but_lun0_unusable(data: dict) -> None:
+        data["targets"][PEER]["up"] = True
+        data["unusable_disks"] = ["data-storage-b-0"]
+        data["resilver_pending_reads"] = 50  # the resilver stays awaited through the monitors below
+
+    change(agent.state, back_but_lun0_unusable)
+    first = agent("monitor")
+    assert first.returncode == 190, first.stderr
+    assert "brought leg /dev/disk/by-path/ip-127.0.0.2:3260-iscsi-iqn.2025-01.lab.home:storage-b-lun-1-part1 " in first.stderr
+    assert "storage-b-lun-0-part1 of tank back" not in first.stderr
+    assert first.stderr.count("left it UNAVAIL") == 1
+    peer = "iqn.2025-01.lab.home:storage-b"
+    reason = f"pool tank DEGRADED, 1/4 legs UNAVAIL: {peer} lun 0; resilver pending ({peer} lun 1)"
+    assert exit_reason(first) == reason
+    for _ in range(2):
+        again = agent("monitor")
+        assert again.returncode == 190, again.stderr
+        assert exit_reason(again) == reason  # the pending leg named once, the stuck one not at all
+        assert "left it" not in again.stderr and "brought leg" not in again.stderr
+    change(agent.state, lambda data: data.update(unusable_disks=[]))
+    healed = agent("monitor")
+    assert "storage-b-lun-0-part1 of tank back" in healed.stderr
+    assert exit_reason(healed) == "pool tank ONLINE; resilver pending (iqn.2025-01.lab.home:storage-b lun 1,0)"
+
+
+def test_when_no_leg_comes_back_no_resilver_is_awaited(agent: Run) -> None:
+    assert agent("start").returncode == 0
+    change(agent.state, set_peer(False))
+    assert agent("monitor").returncode == 190
+
+    def back_but_unusable(data: dict) -> None:
+        data["targets"][PEER]["up"] = True
+        data["unusable_disks"] = ["data-storage-b-0", "data-storage-b-1"]
+
+    change(agent.state, back_but_unusable)
+    monitors = [agent("monitor") for _ in range(2)]
+    assert [m.returncode for m in monitors] == [190, 190]
+    assert monitors[0].stderr.count("left it UNAVAIL") == 2 and "left it" not in monitors[1].stderr
+    for monitor in monitors:
+        assert "brought leg" not in monitor.stderr
+        assert exit_reason(monitor) == "pool tank DEGRADED, 2/4 legs UNAVAIL: iqn.2025-01.lab.home:storage-b lun 0,1"
+    assert not list((agent.state / "root" / HOST / "var/run/zfsha").glob("resilver-*"))
+    assert attribute_memo(agent.state) == "DEGRADED"
+
+
 def attribute_memo(state: Path) -> str:
     """The health value the agent last published (crm_attribute fails outside a cluster: the memo holds it)."""
     memo = state / "root" / HOST / "var/run/zfsha/attribute-zfs-pool-tank-health"

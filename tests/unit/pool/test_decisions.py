@@ -11,9 +11,11 @@ from zfsha.zpool.decisions import (
     pool_name_problem,
     pool_not_found_reason,
     resilver_verdict,
+    returned_legs,
     start_seconds_needed,
     start_timeout_in,
     start_timeout_problem,
+    start_watch,
 )
 from zfsha.zpool.status import Leg, PoolStatus, Scan
 
@@ -60,6 +62,24 @@ def test_only_returned_legs_that_are_not_offlined_by_an_admin_are_brought_back()
     present = {"/dev/disk/by-path/lun-0", "/dev/disk/by-path/lun-2"}
     chosen = legs_to_bring_back(status_with(returned, still_gone, offlined), present.__contains__)
     assert chosen == [returned]
+
+
+def test_a_leg_still_out_after_zpool_online_did_not_come_back() -> None:
+    came_back = Leg("111", "UNAVAIL", "mirror-0", was="/dev/disk/by-path/lun-0")
+    stays = Leg("222", "UNAVAIL", "mirror-1", was="/dev/disk/by-path/lun-1")
+    after = status_with(
+        Leg("/dev/disk/by-path/lun-0", "ONLINE", "mirror-0"), Leg("222", "FAULTED", "mirror-1", was="/dev/disk/by-path/lun-1")
+    )
+    back, stuck = returned_legs([came_back, stays], after)
+    assert back == [came_back]
+    assert [(leg.path, leg.state) for leg in stuck] == [("/dev/disk/by-path/lun-1", "FAULTED")]  # as it is now
+    resilvering = status_with(Leg("/dev/disk/by-path/lun-1", "DEGRADED", "mirror-1", resilvering=True))
+    assert returned_legs([stays], resilvering) == ([stays], [])  # resilvering is back
+
+
+def test_a_watch_names_each_leg_once_in_the_order_first_given() -> None:
+    watch = start_watch(status_with(), ["/dev/b", "/dev/a", "/dev/b", "/dev/a", "/dev/c"], 5.0)
+    assert watch.legs == ("/dev/b", "/dev/a", "/dev/c")
 
 
 def test_degraded_reason_names_the_legs() -> None:
