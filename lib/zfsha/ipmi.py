@@ -144,13 +144,14 @@ class BmcSession:
         """Log in (RMCP+ with RAKP-HMAC-SHA256, falling back to SHA1 as pyghmi does)."""
         probe(login)
         level = privilege_level(login.privilege)
+        # Imported before login_timeout's timer starts: it bounds the BMC's answers, and this import
+        # alone took seconds in a loaded emulated guest. pyghmi's public Command wraps this Session;
+        # importing it loads every OEM handler (~100 ms, 40% of a status call), and we need none.
+        from pyghmi.ipmi.private import session
+
+        _close_lost_wakeup_race(session)
 
         def log_in() -> Session:
-            # pyghmi's public Command wraps this Session; importing it loads every OEM handler
-            # (~100 ms, 40% of a status call), and we need nothing of them.
-            from pyghmi.ipmi.private import session
-
-            _close_lost_wakeup_race(session)
             return session.Session(
                 bmc=login.host,
                 userid=login.username,

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from lab.vm import storage
-from lab.vm.cluster import BMC_LOGIN_TIMEOUT, HOST, POOL, SanCluster
+from lab.vm.cluster import HOST, POOL, SanCluster
 
 pytestmark = pytest.mark.lab
 
@@ -28,7 +28,7 @@ def facts() -> dict:
 POWER_PROBES = 10
 FENCE_IPMI = (
     f"fence_ipmi --ip {HOST} --username admin --password-script '/bin/cat /etc/zfsha/bmc-b.password' "
-    f"--login-timeout {BMC_LOGIN_TIMEOUT} --action status"  # as fence-b is configured (EMULATION_OPTIONS)
+    "--action status"  # as fence-b is configured: README's options
 )
 IPMITOOL = f"IPMI_PASSWORD=$(cat /etc/zfsha/bmc-b.password) ipmitool -I lanplus -H {HOST} -U admin -E chassis power status"
 FENCE_PLUG = (

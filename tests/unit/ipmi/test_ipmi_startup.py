@@ -41,3 +41,36 @@ def test_a_password_script_and_the_command_line_still_load_what_they_need(tmp_pa
     # The wrong password proves the script ran and its output was used.
     assert done.returncode == 1 and "wrong password" in done.stderr
     assert {"argparse", "zfsha.run", "subprocess"} <= modules
+
+
+# Runs fence_ipmi with pyghmi's session module made slow to import, as it is in a loaded emulated guest.
+SLOW_IMPORT = """
+import importlib.abc, runpy, sys, time
+
+delay, agent = float(sys.argv[1]), sys.argv[2]
+
+class SlowSession(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "pyghmi.ipmi.private.session":
+            time.sleep(delay)
+        return None
+
+sys.meta_path.insert(0, SlowSession())
+sys.argv = [agent]
+runpy.run_path(agent, run_name="__main__")
+"""
+
+
+def test_login_timeout_bounds_the_bmc_not_the_import_of_pyghmi():
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO / "lib")}
+    with running_bmc() as bmc:
+        options = bmc_options(bmc, action="status", login_timeout="1")
+        done = subprocess.run(
+            [PYTHON, "-c", SLOW_IMPORT, "2", str(AGENT)],
+            input=stdin_for(options),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert (done.returncode, done.stdout) == (0, "Status: ON\n"), done.stderr
