@@ -333,7 +333,27 @@ class Guest:
         # The agent starts early; wait for the boot transaction so identity, network and iscsid are up.
         remaining = max(10.0, deadline - time.monotonic())
         self.exec(["systemctl", "is-system-running", "--wait"], timeout=remaining)
+        self._wait_addresses(deadline)
         return time.monotonic() - started
+
+    def _wait_addresses(self, deadline: float) -> None:
+        """Wait until networkd has put every NIC's address on its link.
+
+        The boot transaction can end before that: networkd applies addresses when the link is up, and
+        a link-local (169.254/16) address only after its conflict probes unless those are turned off
+        (lab-identity does; an older image still probes for ~7 s). A test that pinged the peer right
+        after boot lost that race once in CI.
+        """
+        wanted = {nic.address.split("/")[0] for nic in self.nets}
+        while True:
+            shown = self.exec(["ip", "-4", "-o", "addr", "show"], timeout=30).stdout
+            present = {field.split("/")[0] for line in shown.splitlines() for field in line.split()[3:4]}
+            missing = wanted - present
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: addresses {sorted(missing)} not configured (see {self.console_log})")
+            time.sleep(0.5)
 
     def exec(self, argv: list[str], input: bytes | str | None = None, timeout: float = 120.0, check: bool = False) -> ExecResult:
         """Run argv in the guest (guest-exec, then poll guest-exec-status) and return rc, stdout, stderr.
