@@ -8,24 +8,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from zfsha.platform import MultihostTunables
+from zfsha.zpool.names import pool_name_problem  # noqa: F401  (kept importable from here)
 from zfsha.zpool.status import Leg, PoolStatus
 
-# zpool-create(8): names start with a letter; these words (and names starting with the first four)
-# name vdev types and cannot be pools.
-RESERVED_PREFIXES = ("mirror", "raidz", "draid", "spare")
-_POOL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]*$")
 # Leg states a returning device can be brought back from. OFFLINE is an admin's decision: left alone.
 RECOVERABLE_STATES = frozenset({"UNAVAIL", "FAULTED", "REMOVED", "DEGRADED"})
 # Seconds added to the floor of a start: login, settle, the import itself, mounting.
 START_OVERHEAD_SECONDS = 15
-
-
-def pool_name_problem(name: str) -> str | None:
-    if not _POOL_NAME.match(name) or "/" in name:
-        return f"pool name {name!r} is not a ZFS pool name (a letter, then letters, digits, _ - . :)"
-    if name == "log" or name.startswith(RESERVED_PREFIXES):
-        return f"pool name {name!r} is reserved by ZFS (log, or starting with {', '.join(RESERVED_PREFIXES)})"
-    return None
 
 
 def start_seconds_needed(tunables: MultihostTunables, device_wait: int, force_import: bool) -> float:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from zfsha.errors import CommandFailed, GenericError
 from zfsha.platform import Platform
-from zfsha.zpool.refusal import ImportRefusal, parse_refusal
-from zfsha.zpool.status import PoolStatus, parse_json, parse_text
 
 if TYPE_CHECKING:
     from zfsha.run import Completed
     from zfsha.zpool.labels import OnDisk
+    from zfsha.zpool.refusal import ImportRefusal
+    from zfsha.zpool.status import PoolStatus
 
 # Bound of a quick query when the action's deadline leaves more (a stuck zpool must not eat it all).
 QUERY_SECONDS = 15.0
@@ -74,6 +74,8 @@ class Pool:
         Where the module's version is known (Linux: sysfs), a ZFS without -j is not asked for it:
         the refused call costs a process start, seconds under emulation, inside a monitor's deadline.
         """
+        from zfsha.zpool.status import parse_json, parse_text
+
         version = self.platform.zfs_module_version()
         if version is None or version >= JSON_STATUS_SINCE:
             result = _run(["zpool", "status", "-j", "--json-int", "-P", self.name], check=False, timeout=timeout)
@@ -101,6 +103,8 @@ class Pool:
         argv.append(self.name)
         result = _run(argv, check=False)
         if result.returncode != 0:
+            from zfsha.zpool.refusal import parse_refusal
+
             raise ImportRefused(parse_refusal(result.stderr or result.stdout))
 
     def on_disk(self, device_dirs: Sequence[str]) -> OnDisk | None:

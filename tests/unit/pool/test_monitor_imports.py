@@ -35,18 +35,20 @@ UNNEEDED = {
     "unicodedata": "the idna codec",
     "zfsha.iscsi.sessions": "start and depth 10",
     "zfsha.iscsi.openiscsi": "start and depth 10",
+    "json": "the resilver watch file and zpool status -j",
+    "zfsha.zpool.decisions": "validate needs only zfsha.zpool.names; the rest is for examine, start and stop",
+    "zfsha.zpool.refusal": "a refused import",
+    "zfsha.zpool.status": "zpool status, read only when the pool is not plainly ONLINE",
+    "zfsha.zpool.service": "start, stop and bring-back",
+    "zfsha.zpool.labels": "an import that may need forcing",
 }
 # Imported today by modules another change owns; listed so that the day they are deferred shows up
 # (as XPASS) and the module moves to UNNEEDED.
 PENDING = {
     "dataclasses": "zfsha.platform and zfsha.zpool.pool define dataclasses at import",
     "inspect": "dataclasses",
-    "json": "zfsha.zpool.decisions imports json at the top (validate imports it for pool_name_problem)",
     "pathlib": "zfsha.platform imports Path at the top",
     "socket": "zfsha.platform imports socket at the top (host_path needs it only under ZFSHA_SYSROOT={hostname})",
-    "zfsha.zpool.status": "zfsha.zpool.pool imports the status parser at the top",
-    "zfsha.zpool.refusal": "zfsha.zpool.pool imports the refusal parser at the top",
-    "zfsha.zpool.decisions": "validate (in the agent) imports it for pool_name_problem, and it holds the watch dataclasses",
 }
 
 
