@@ -164,8 +164,26 @@ class PowerSwitch:
         self.guests = guests
         self.log: list[tuple[float, str, bool]] = []
         self._queue: queue.Queue[tuple[str, bool] | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._held: set[str] = set()
+        self._deferred: set[str] = set()
         self._thread = threading.Thread(target=self._work, name="lab-power", daemon=True)
         self._thread.start()
+
+    def hold(self, name: str) -> None:
+        """From now on a power-on of `name` leaves it off until release(): a server still in its
+        firmware's POST, which on real hardware takes minutes and in the lab would take nothing, so
+        that a scenario can look at the cluster while the fenced node is really away."""
+        with self._lock:
+            self._held.add(name)
+
+    def release(self, name: str) -> None:
+        """End hold(); a power-on asked for meanwhile happens now (on the power thread)."""
+        with self._lock:
+            self._held.discard(name)
+            if name in self._deferred:
+                self._deferred.discard(name)
+                self._queue.put((name, True))
 
     def hook(self, name: str) -> Callable[[str, bool], None]:
         def changed(_outlet: str, on: bool) -> None:
@@ -176,6 +194,12 @@ class PowerSwitch:
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
             name, on = item
+            with self._lock:
+                if on and name in self._held:
+                    self._deferred.add(name)
+                    continue
+                if not on:
+                    self._deferred.discard(name)
             self.log.append((time.monotonic(), name, on))
             guest = self.guests[name]
             if on:

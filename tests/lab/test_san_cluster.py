@@ -175,20 +175,27 @@ def test_power_cut_of_the_active_node_fails_over_degraded(san_cluster: SanCluste
     cluster = san_cluster
     assert cluster.where("zfs-pool") == ["storage-b"]
     facts["data1"] = cluster.client_write(facts["path"], 8, 8)
-    cut = time.monotonic()
-    cluster.cut_power("storage-b")  # ipmitool chassis power off at its BMC: qemu is killed
-    cluster.wait_started("client-luns", on="storage-a", timeout=600, via="storage-a")
-    assert cluster.client_read(facts["path"], 8, 8, timeout=600) == facts["data1"]
-    print(f"unplanned failover (power cut -> client read back through the VIP): {time.monotonic() - cut:.1f} s")
-    history = cluster["quorum"].exec(["stonith_admin", "--history", "storage-b"], check=True).stdout
-    print(history)
-    assert "storage-b" in history and "successful" in history.lower()
-    assert storage.pool_health(cluster["storage-a"], POOL) == "DEGRADED"
-    check = cluster["storage-a"].exec(["crm_resource", "--force-check", "-r", "zfs-pool"], timeout=120)
-    print(check.stdout + check.stderr)
-    assert check.rc == 190 or "190" in check.stdout + check.stderr
-    assert cluster.client_read(facts["path"], 8, 0) == facts["data0"]
-
+    # The fence is a reboot, and a TCG guest boots in ~80 s where a server's POST alone takes
+    # minutes: storage-b's LUNs would be back before the checks below (a first run saw the pool
+    # ONLINE there). Its power-on waits until they are done.
+    cluster.power.hold("storage-b")
+    try:
+        cut = time.monotonic()
+        cluster.cut_power("storage-b")  # ipmitool chassis power off at its BMC: qemu is killed
+        cluster.wait_started("client-luns", on="storage-a", timeout=600, via="storage-a")
+        assert cluster.client_read(facts["path"], 8, 8, timeout=600) == facts["data1"]
+        print(f"unplanned failover (power cut -> client read back through the VIP): {time.monotonic() - cut:.1f} s")
+        history = cluster["quorum"].exec(["stonith_admin", "--history", "storage-b"], check=True).stdout
+        print(history)
+        assert "storage-b" in history and "successful" in history.lower()
+        assert storage.pool_health(cluster["storage-a"], POOL) == "DEGRADED"
+        check = cluster["storage-a"].exec(["crm_resource", "--force-check", "-r", "zfs-pool"], timeout=120)
+        print(check.stdout + check.stderr)
+        assert check.rc == 190 or "190" in check.stdout + check.stderr
+        assert cluster.client_read(facts["path"], 8, 0) == facts["data0"]
+        assert not cluster["storage-b"].running, "storage-b was powered on while held"
+    finally:
+        cluster.power.release("storage-b")
     # The fence was a reboot: storage-b is powered on again; it rejoins and its leg resilvers.
     print(f"storage-b rejoined in {cluster.rejoin('storage-b'):.0f} s")
     print(cluster.wait_resilvered("storage-a"))
