@@ -6,6 +6,7 @@ monitor reading it cannot hang behind a stuck `zpool` command (available since Z
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from zfsha.platform import host_path
@@ -26,3 +27,12 @@ def read_state(pool: str) -> str | None:
         return NOT_IMPORTED if root.is_dir() else None
     except OSError:
         return None
+
+
+def suspended_pools(datasets: Iterable[str]) -> list[str]:
+    """The pools holding these datasets whose I/O is suspended, read lock-free (a pool the kstat
+    tree does not show is not counted: nothing there says it is suspended)."""
+    from zfsha.zpool.health import SUSPENDED
+
+    pools = dict.fromkeys(dataset.split("/")[0] for dataset in datasets)
+    return [pool for pool in pools if read_state(pool) == SUSPENDED]

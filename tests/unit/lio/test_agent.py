@@ -152,6 +152,23 @@ def test_stop_with_nothing_there_succeeds(node):
     assert node.agent("monitor").returncode == 7
 
 
+def test_stop_on_a_suspended_pool_fails_at_once_and_touches_nothing(node):
+    """Releasing a backstore of a suspended pool's zvol hangs in the kernel: fail, so Pacemaker fences."""
+    assert node.agent("start").returncode == 0
+    sysroot = node.state / "sysroot"
+    kstat = sysroot / "proc/spl/kstat/zfs/tank"
+    kstat.mkdir(parents=True)
+    (kstat / "state").write_text("SUSPENDED\n")
+    luns = node.luns()
+    done = node.agent("stop", ZFSHA_SYSROOT=str(sysroot))
+    assert done.returncode == 1, done.stderr
+    assert "ocf-exit-reason:pool tank is SUSPENDED (its I/O failed)" in done.stderr
+    assert node.luns() == luns and luns
+    (kstat / "state").write_text("ONLINE\n")
+    assert node.agent("stop", ZFSHA_SYSROOT=str(sysroot)).returncode == 0
+    assert node.luns() == {}
+
+
 def test_reload_with_new_chap_for_one_initiator_leaves_the_other_acl_alone(node):
     assert node.agent("start").returncode == 0
     pve_auth = node.tpg / "acls" / PVE / "auth" / "password"
