@@ -633,11 +633,13 @@ class SanCluster:
         )
         return result.stdout
 
-    def wait_resilvered(self, name: str, timeout: float = 400) -> str:
+    def wait_resilvered(self, name: str, timeout: float = 400, writing: tuple[str, int] | None = None) -> str:
         """Wait until the pool on `name` is ONLINE, resilvered, and its agent says so; returns zpool status.
 
         zpool status keeps the last "resilvered" line, which may be an older resilver's: the pool
         agent's health attribute stays RESILVERING until the resilver it watched has finished.
+        writing=(path, offset MiB): the client keeps writing 1 MiB there meanwhile, as a served pool
+        is written to (an idle pool's txg stands still).
         """
         deadline = time.monotonic() + timeout
         status = ""
@@ -648,8 +650,20 @@ class SanCluster:
                 attribute = self.lab[name].exec([*query, "--query", "--quiet"], timeout=60).stdout.strip()
                 if attribute == "ONLINE":
                     return status
+            if writing is not None:
+                self.client_write(writing[0], 1, writing[1])
             time.sleep(5)
-        raise TimeoutError(f"pool on {name} not ONLINE+resilvered after {timeout} s:\n{status}")
+        raise TimeoutError(f"pool on {name} not ONLINE+resilvered after {timeout} s:\n{status}\n{self.leg_diagnosis(name)}")
+
+    def leg_diagnosis(self, name: str) -> str:
+        """What tells a leg ZFS calls "label is missing or invalid" apart: the txg of each leg's newest
+        label beside the pool's last synced txg (ZFS reopens a leg only with a label not newer than that)."""
+        guest = self.lab[name]
+        txgs = guest.exec(["sh", "-c", f"tail -n 2 /proc/spl/kstat/zfs/{POOL}/txgs"]).stdout
+        labels = guest.exec(
+            ["sh", "-c", 'for d in /dev/disk/by-partlabel/*; do echo "$d: $(zdb -l "$d" | grep -m1 \' txg:\')"; done']
+        ).stdout
+        return f"pool txgs (kstat tail):\n{txgs}leg labels:\n{labels}"
 
     def fenced(self, name: str, via: str = "quorum") -> set[tuple[str, str]]:
         """(action, completed) of the successful fencing actions against `name` in the fencing history.
