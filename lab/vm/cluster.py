@@ -663,7 +663,11 @@ class SanCluster:
         labels = guest.exec(
             ["sh", "-c", 'for d in /dev/disk/by-partlabel/*; do echo "$d: $(zdb -l "$d" | grep -m1 \' txg:\')"; done']
         ).stdout
-        return f"pool txgs (kstat tail):\n{txgs}leg labels:\n{labels}"
+        # The third run showed no storage-a-d0 partlabel at all on storage-b: what iSCSI and the block
+        # layer see tells a session that did not come back from a LUN whose partitions were not read.
+        sessions = guest.exec(["sh", "-c", "iscsiadm -m session -P 3 2>&1 | grep -E 'Target:|State|Attached scsi disk'"]).stdout
+        disks = guest.exec(["lsblk", "-o", "NAME,SIZE,TRAN,PARTLABEL"]).stdout
+        return f"pool txgs (kstat tail):\n{txgs}leg labels:\n{labels}iSCSI sessions:\n{sessions}block devices:\n{disks}"
 
     def fenced(self, name: str, via: str = "quorum") -> set[tuple[str, str]]:
         """(action, completed) of the successful fencing actions against `name` in the fencing history.

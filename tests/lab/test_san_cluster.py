@@ -262,8 +262,9 @@ def test_all_legs_cut_on_the_active_node_fences_it_and_the_peer_serves(san_clust
     assert cluster.client_read(facts["path"], 8, 24, timeout=600) == facts["data3"]
     assert cluster.client_read(facts["path"], 8, 0) == facts["data0"]
     print(f"storage-a rejoined in {cluster.rejoin('storage-a'):.0f} s")
-    # The client keeps writing: a run where nothing did saw storage-a's leg stay "label is missing or
-    # invalid" for 400 s (see lab/vm/README.md); the diagnosis on timeout shows the txgs involved.
+    # The client keeps writing, as it would. Runs 2 and 3 saw storage-a's leg stay "label is missing or
+    # invalid" for 400 s, its partlabel absent on storage-b (lab/vm/README.md); on a timeout the
+    # diagnosis prints labels, txgs, iSCSI sessions and block devices.
     cluster.wait_resilvered("storage-b", writing=(facts["path"], 48))
 
 
