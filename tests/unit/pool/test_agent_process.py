@@ -103,6 +103,8 @@ def test_healthy_depth0_monitor_starts_no_zpool(agent: Run, tmp_path: Path) -> N
         change(agent.state, set_peer(False))
         assert counted("monitor").returncode == 190
         assert log.exists()  # a degraded pool is looked at closely: that is where zpool status earns its cost
+        # Its legs are still gone, so nothing is onlined and the status is read once, not again after.
+        assert [line.split()[0] for line in log.read_text().splitlines()] == ["status"]
     finally:
         w.tool_path = original  # type: ignore[assignment]
 
