@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from zfsha.platform import MultihostTunables
-from zfsha.zpool.names import pool_name_problem  # noqa: F401  (kept importable from here)
 from zfsha.zpool.status import Leg, PoolStatus
 
 # Leg states a returning device can be brought back from. OFFLINE is an admin's decision: left alone.

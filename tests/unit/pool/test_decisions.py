@@ -8,7 +8,6 @@ from zfsha.zpool.decisions import (
     degraded_reason,
     legs_to_bring_back,
     parse_duration,
-    pool_name_problem,
     pool_not_found_reason,
     resilver_verdict,
     returned_legs,
@@ -17,6 +16,7 @@ from zfsha.zpool.decisions import (
     start_timeout_problem,
     start_watch,
 )
+from zfsha.zpool.names import pool_name_problem
 from zfsha.zpool.status import Leg, PoolStatus, Scan
 
 DEFAULTS = MultihostTunables(interval_ms=1000, import_intervals=20)
