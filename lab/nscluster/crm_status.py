@@ -15,15 +15,20 @@ def online_nodes(status: ET.Element) -> list[str]:
     return [node.get("name", "") for node in status.iterfind("nodes/node") if node.get("online") == "true"]
 
 
-def member_nodes(status: ET.Element) -> list[str]:
-    """Nodes crm_mon lists under "Online:": online, and neither still joining (pending) nor unclean.
-    A rebooted node reads online="true" in the XML while its join is pending; the text shows it apart."""
-    settled = ("pending", "unclean", "shutdown", "standby", "maintenance")
+def joined_nodes(status: ET.Element, also_excluding: tuple[str, ...] = ()) -> list[str]:
+    """Nodes online and neither still joining (pending) nor unclean, nor flagged with any of
+    `also_excluding`. A rebooted node reads online="true" in the XML while its join is pending."""
+    excluded = ("pending", "unclean", *also_excluding)
     return [
         node.get("name", "")
         for node in status.iterfind("nodes/node")
-        if node.get("online") == "true" and not any(node.get(flag) == "true" for flag in settled)
+        if node.get("online") == "true" and not any(node.get(flag) == "true" for flag in excluded)
     ]
+
+
+def member_nodes(status: ET.Element) -> list[str]:
+    """Nodes crm_mon lists under "Online:": joined, and not shutting down, standby or in maintenance."""
+    return joined_nodes(status, ("shutdown", "standby", "maintenance"))
 
 
 def node_attributes(status: ET.Element, name: str) -> dict[str, str]:

@@ -29,6 +29,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
+from lab.nscluster import crm_status
 from lab.nscluster.tree import run_over_package
 from lab.peers.ipmi import IpmiBmcPeer
 from lab.peers.outlets import Outlet, PowerBoard
@@ -413,13 +414,9 @@ class SanCluster:
         while True:
             try:
                 root = self.status(via)
-                # Joined, not just online: a rebooted node reads online="true" while its join is
-                # pending (lab.nscluster.crm_status.member_nodes; standby is left to the scenarios).
-                online = {
-                    node.get("name")
-                    for node in root.iterfind("nodes/node")
-                    if node.get("online") == "true" and node.get("pending") != "true" and node.get("unclean") != "true"
-                }
+                # Joined, not just online (a rebooted node reads online while its join is pending);
+                # standby is left to the scenarios.
+                online = set(crm_status.joined_nodes(root))
                 dc = root.find("summary/current_dc")
                 if set(names) <= online and dc is not None and dc.get("present") == "true":
                     return time.monotonic() - started
