@@ -636,7 +636,7 @@ class SanCluster:
         zpool status keeps the last "resilvered" line, which may be an older resilver's: the pool
         agent's health attribute stays RESILVERING until the resilver it watched has finished.
         writing=(path, offset MiB): the client keeps writing 1 MiB there meanwhile, as a served pool
-        is written to (an idle pool's txg stands still).
+        is written to.
         """
         deadline = time.monotonic() + timeout
         status = ""
@@ -653,15 +653,15 @@ class SanCluster:
         raise TimeoutError(f"pool on {name} not ONLINE+resilvered after {timeout} s:\n{status}\n{self.leg_diagnosis(name)}")
 
     def leg_diagnosis(self, name: str) -> str:
-        """What tells a leg ZFS calls "label is missing or invalid" apart: the txg of each leg's newest
-        label beside the pool's last synced txg (ZFS reopens a leg only with a label not newer than that)."""
+        """What the node sees of a leg that does not come back: the pool's txgs and each partlabel's
+        newest label txg, its iSCSI sessions and its block devices (run 3 found storage-a's partlabel
+        missing on storage-b, not a label newer than the pool)."""
         guest = self.lab[name]
         txgs = guest.exec(["sh", "-c", f"tail -n 2 /proc/spl/kstat/zfs/{POOL}/txgs"]).stdout
         labels = guest.exec(
             ["sh", "-c", 'for d in /dev/disk/by-partlabel/*; do echo "$d: $(zdb -l "$d" | grep -m1 \' txg:\')"; done']
         ).stdout
-        # The third run showed no storage-a-d0 partlabel at all on storage-b: what iSCSI and the block
-        # layer see tells a session that did not come back from a LUN whose partitions were not read.
+        # Tells a session that did not come back from a LUN whose partitions were not read.
         sessions = guest.exec(["sh", "-c", "iscsiadm -m session -P 3 2>&1 | grep -E 'Target:|State|Attached scsi disk'"]).stdout
         disks = guest.exec(["lsblk", "-o", "NAME,SIZE,TRAN,PARTLABEL"]).stdout
         return f"pool txgs (kstat tail):\n{txgs}leg labels:\n{labels}iSCSI sessions:\n{sessions}block devices:\n{disks}"

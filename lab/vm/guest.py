@@ -347,7 +347,8 @@ class Guest:
         wanted = {nic.address.split("/")[0] for nic in self.nets}
         while True:
             shown = self.exec(["ip", "-4", "-o", "addr", "show"], timeout=30).stdout
-            present = {field.split("/")[0] for line in shown.splitlines() for field in line.split()[3:4]}
+            # `ip -o` lines: "2: ens4    inet 169.254.210.1/24 ...": the fourth field is the address.
+            present = {line.split()[3].split("/")[0] for line in shown.splitlines() if len(line.split()) > 3}
             missing = wanted - present
             if not missing:
                 return
