@@ -2,7 +2,8 @@
 
 Targets are configured as IQN@PORTAL words. Each platform's initiator (open-iscsi on Linux, iscsictl
 on FreeBSD) answers the same questions: which sessions exist, log in to a target, let device nodes
-settle, which device paths a target's LUNs have, and whether a dead peer is noticed quickly enough.
+settle, which device paths a target's LUNs have, name a returned LUN's partitions again, and whether a
+dead peer is noticed quickly enough.
 """
 
 from __future__ import annotations
@@ -54,7 +55,10 @@ def served_here(target: Target) -> bool:
     Seed 004 lists both storage nodes' targets on the one pool resource, which runs on either node:
     the node's own target holds its local disks, which ZFS must use directly. A loopback portal is kept
     (seed 000 logs in to its own target through localhost on purpose, so paths match on both nodes).
-    Binding a socket answers the question without starting a process.
+    The routing table answers without starting a process: a datagram socket connected to one of this
+    node's addresses (a UDP connect sends nothing) gets that address as its source, one connected to
+    a peer gets this node's own. Binding the address would not tell: with net.ipv4.ip_nonlocal_bind=1,
+    which a portal on a VIP needs (README), every bind succeeds, and every peer looked like this node.
     """
     import ipaddress
     import socket
@@ -63,18 +67,20 @@ def served_here(target: Target) -> bool:
     try:
         # As ASCII bytes (parse_targets admits nothing else): a str host is encoded with the idna
         # codec, whose import (stringprep, unicodedata) the depth-0 monitor would pay on every run.
-        infos = socket.getaddrinfo(host.encode("ascii"), None, proto=socket.IPPROTO_TCP)
+        infos = socket.getaddrinfo(host.encode("ascii"), None, proto=socket.IPPROTO_UDP)
     except socket.gaierror:
         return False
     for family, _, _, _, sockaddr in infos:
-        if ipaddress.ip_address(sockaddr[0]).is_loopback:
+        address = ipaddress.ip_address(sockaddr[0])
+        if address.is_loopback:
             continue
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
             try:
-                probe.bind((sockaddr[0], 0))
+                probe.connect((sockaddr[0], 9, *sockaddr[2:]))
             except OSError:
-                continue
-            return True
+                continue  # no route to it: not this node's
+            if ipaddress.ip_address(probe.getsockname()[0]) == address:
+                return True
     return False
 
 
@@ -108,6 +114,11 @@ class Initiator(Protocol):
 
     def device_paths(self, target: Target) -> list[str]:
         """Device paths of the target's LUNs present now."""
+
+    def rename_devices(self, target: Target, timeout: float) -> list[str]:
+        """Have the device names that come from what the target's LUNs hold (partition labels, ZFS
+        labels) made again from the LUNs as they are now, and wait for them; returns the devices
+        asked about. Raises zfsha.errors.CommandError when that cannot be asked."""
 
     def slow_failure(self, target: Target, max_seconds: int) -> str | None:
         """Why a dead peer would hang I/O longer than max_seconds, naming the fix; None when fine."""

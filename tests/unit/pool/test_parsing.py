@@ -8,6 +8,7 @@ test_captures.py runs the same parsers over output captured from real ZFS in the
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from zfsha.iscsi import Target, iscsictl, openiscsi, parse_targets
 from zfsha.zpool.pool import parse_datasets
 from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, NO_HOSTID, NO_SUCH_POOL, NOT_EXPORTED, parse_refusal
 from zfsha.zpool.status import parse_json, parse_text
+
+REPO = Path(__file__).resolve().parents[3]
 
 DEGRADED_21 = """\
   pool: tank
@@ -293,3 +296,26 @@ def test_own_target_is_recognised_by_a_local_non_loopback_portal():
     # seed 000 logs in to its own target through localhost on purpose: never skipped
     assert not served_here(Target(iqn, "127.0.0.1:3260"))
     assert not served_here(Target(iqn, "localhost:3260"))
+
+
+def test_own_target_is_told_from_a_peer_where_any_address_can_be_bound():
+    """The storage nodes set net.ipv4.ip_nonlocal_bind=1 (README: the LIO portal binds the VIP before
+    IPaddr2 adds it); there a bind succeeds for the peer's address too, and the lab saw the pool agent
+    treat both storage nodes' targets as its own and manage no session at all."""
+    import shutil
+    import subprocess
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs a network namespace (unshare -n, root)")
+    script = (
+        "import sys; sys.path.insert(0, 'lib'); from zfsha.iscsi import Target, served_here; "
+        "iqn = 'iqn.2025-01.lab.home:storage-a'; "
+        "print(served_here(Target(iqn, '192.0.2.1:3260')), served_here(Target(iqn, '192.0.2.2:3260')))"
+    )
+    namespace = (
+        "set -e; ip link set lo up; ip addr add 192.0.2.1/24 dev lo; "
+        f'sysctl -qw net.ipv4.ip_nonlocal_bind=1; exec {sys.executable} -c "$0"'
+    )
+    done = subprocess.run(["unshare", "-n", "sh", "-c", namespace, script], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]  # its own address; the peer's on the same subnet
