@@ -72,6 +72,9 @@ def empty() -> dict[str, Any]:
         "resilver_pending_reads": 1,
         "replacement_timeout": 5,
         "unusable_disks": [],  # disks whose device returns but stays faulted after `zpool online` (exit 0)
+        # host: target keys whose returned LUNs' partitions udev has not named (a change event handled
+        # while the session was down removes the names; `udevadm trigger` of the partition brings them back)
+        "unnamed": {},
         "flushed": {},  # host: block devices blockdev --flushbufs was run on, in order
         "flush_fails": [],  # devices whose flush fails (as BLKFLSBUF does without CAP_SYS_ADMIN)
     }
@@ -173,13 +176,22 @@ def local(leg: dict[str, Any], host: str) -> bool:
     return leg["owner"] in (host, ANY_HOST)
 
 
+def unnamed(data: dict[str, Any], host: str, leg: dict[str, Any]) -> bool:
+    return bool(leg["target"]) and leg["target"] in data.get("unnamed", {}).get(host, [])
+
+
+def lun_path(data: dict[str, Any], leg: dict[str, Any]) -> str:
+    target = data["targets"][leg["target"]]
+    return f"{BY_PATH}/ip-{target['portal']}-iscsi-{target['iqn']}-lun-{leg['lun']}"
+
+
 def disk_path(data: dict[str, Any], host: str, leg: dict[str, Any]) -> str | None:
-    """The device path of a disk as `host` sees it, or None when it cannot see it."""
+    """The device path of a disk as `host` sees it, or None when it cannot see it (or its partition
+    has no name)."""
     if local(leg, host):
         return f"{BY_PARTLABEL}/{leg['disk']}"
-    if leg["target"] and session_up(data, host, leg["target"]):
-        target = data["targets"][leg["target"]]
-        return f"{BY_PATH}/ip-{target['portal']}-iscsi-{target['iqn']}-lun-{leg['lun']}"
+    if leg["target"] and session_up(data, host, leg["target"]) and not unnamed(data, host, leg):
+        return lun_path(data, leg)
     return None
 
 
@@ -227,14 +239,16 @@ def pool_health(data: dict[str, Any], host: str, pool: dict[str, Any]) -> str:
     return "DEGRADED" if "DEGRADED" in mirrors else "ONLINE"
 
 
-def add_local_disk(root: Path, path: str, kernel_name: str) -> None:
-    """A local disk as udev and sysfs show it: /dev/vdb and its partition /dev/vdb1, the stable name and
-    its -part1 as relative links to them, and /sys/class/block entries whose partition lies in its disk's
-    directory (what the agent's page-cache flush resolves)."""
+def add_local_disk(root: Path, path: str, kernel_name: str, *, partition_named: bool = True) -> None:
+    """A disk as udev and sysfs show it: /dev/vdb and its partition /dev/vdb1, the stable name and
+    its -part1 as relative links to them (the latter only when partition_named), and /sys/class/block
+    entries whose partition lies in its disk's directory (what the agent's page-cache flush resolves)."""
     partition = f"{kernel_name}1"
     for device in (kernel_name, partition):
         (root / "dev" / device).touch()
     for link, device in ((path, kernel_name), (path + PART, partition)):
+        if device == partition and not partition_named:
+            continue
         (root / link.lstrip("/")).symlink_to(f"../../{device}")
     disk = root / SYS_DISKS.lstrip("/") / kernel_name
     (disk / partition).mkdir(parents=True)
@@ -259,7 +273,7 @@ def refresh(data: dict[str, Any], state: Path) -> None:
         for directory in (BY_PATH, BY_PARTLABEL, SYS_BLOCK, SYS_DISKS):
             shutil.rmtree(root / directory.lstrip("/"), ignore_errors=True)
             (root / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
-        local_disks = 0
+        local_disks = lun_disks = 0
         for pool in data["pools"].values():
             for vdev in pool["vdevs"]:
                 for leg in vdev:
@@ -267,10 +281,11 @@ def refresh(data: dict[str, Any], state: Path) -> None:
                     if path and local(leg, name):
                         add_local_disk(root, path, f"vd{chr(ord('b') + local_disks)}")
                         local_disks += 1
-                    elif path:
+                    elif leg["target"] and session_up(data, name, leg["target"]):
                         # zpool create on a whole disk partitions it: legs are the -part1 nodes.
-                        (root / path.lstrip("/")).touch()
-                        (root / (path + PART).lstrip("/")).touch()
+                        named = not unnamed(data, name, leg)
+                        add_local_disk(root, lun_path(data, leg), f"sd{chr(ord('a') + lun_disks)}", partition_named=named)
+                        lun_disks += 1
     for pool_name, pool in data["pools"].items():
         holder = pool["holder"]
         for host in data["hosts"]:

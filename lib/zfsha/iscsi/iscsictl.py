@@ -47,6 +47,11 @@ class Iscsictl:
                 return [f"/dev/{name}" for name in session.devices]
         return []
 
+    def rename_devices(self, target: Target, timeout: float) -> list[str]:
+        # A returning session attaches new da(4) devices, and GEOM tastes every new provider: its
+        # labels are made from the disk as it is now, with nothing stale left to name again.
+        return []
+
     def slow_failure(self, target: Target, max_seconds: int) -> str | None:
         result = run.run(["sysctl", "-n", "kern.iscsi.fail_on_disconnection"], check=False, timeout=5)
         if result.returncode == 0 and result.stdout.strip() == "1":

@@ -20,6 +20,7 @@ from zfsha.platform import host_path
 # Where iscsiadm keeps node records (Debian; RHEL uses /var/lib/iscsi).
 NODE_DIRS = ("/etc/iscsi/nodes", "/var/lib/iscsi/nodes")
 BY_PATH = "/dev/disk/by-path"
+SYS_BLOCK = "/sys/class/block"
 # iscsiadm exit status: a session to this target already exists.
 ISCSI_ERR_SESS_EXISTS = 15
 ISCSI_ERR_NO_OBJS_FOUND = 21
@@ -57,6 +58,28 @@ class OpenIscsi:
         pattern = os.path.join(directory, f"ip-{glob.escape(target.portal)}-iscsi-{glob.escape(target.iqn)}-lun-*")
         found = sorted(path for path in glob.glob(pattern) if not re.search(r"-part\d+$", path))
         return [BY_PATH + path[len(directory) :] for path in found]
+
+    def rename_devices(self, target: Target, timeout: float) -> list[str]:
+        # udev makes by-partlabel/by-uuid names from what blkid reads. A change event handled while
+        # the session was down (ZFS closing a leg it had opened for writing makes one) finds nothing
+        # and removes them, and a returning session makes no event: the leg's name stays gone (seen
+        # in the lab, tests/lab/test_san_cluster.py scenario 7). A change event for the disk and each
+        # of its partitions names them again; the disk's by-path name, made from sysfs alone, stays.
+        devices: list[str] = []
+        for link in self.device_paths(target):
+            disk = os.path.basename(os.path.realpath(host_path(link)))
+            devices.append(f"/dev/{disk}")
+            directory = host_path(f"{SYS_BLOCK}/{disk}")
+            try:
+                children = sorted(os.listdir(directory))
+            except OSError:
+                continue
+            devices += [f"/dev/{name}" for name in children if os.path.exists(os.path.join(directory, name, "partition"))]
+        if devices:
+            budget = Deadline(timeout)
+            run.run(["udevadm", "trigger", "--action=change", *devices], timeout=budget.cap(10))
+            self.settle(budget.cap(10) or 1.0)
+        return devices
 
     def slow_failure(self, target: Target, max_seconds: int) -> str | None:
         result = run.run(["iscsiadm", "-m", "node", "-T", target.iqn, "-p", target.portal], check=False, timeout=10)

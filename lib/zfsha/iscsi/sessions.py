@@ -1,5 +1,5 @@
 """Making sure the peer targets' sessions exist before a pool import, without letting a dead peer
-eat an action's deadline."""
+eat an action's deadline, and having a returned peer's LUNs named again."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ log = logging.getLogger("zfsha.iscsi")
 START_LOGIN_SECONDS = 30.0
 MONITOR_LOGIN_SECONDS = 5.0
 MONITOR_LOGIN_EVERY = 60.0
+# Naming a returned peer's LUNs again (Initiator.rename_devices) is asked at most this often per target.
+RENAME_EVERY = 60.0
+RENAME_SECONDS = 10.0
 
 
 def ensure_sessions(
@@ -63,9 +66,32 @@ def logged_in(initiator: Initiator, wanted: Sequence[Target]) -> list[Target]:
 
 def login_due(target: Target) -> bool:
     """At most one login attempt per target a minute from monitors (remembered in the run dir)."""
-    memo = run_dir() / f"login-{re.sub(r'[^A-Za-z0-9_.-]', '_', str(target))}"
+    return _due("login", target, MONITOR_LOGIN_EVERY)
+
+
+def rename_devices(initiator: Initiator, live: Sequence[Target], deadline: Deadline) -> list[str]:
+    """Some leg's device name is missing although its peer may be back: have the LUNs of the logged-in
+    targets named again (at most once a minute per target, so a LUN that stays unreadable costs
+    little); returns the devices asked about. A failure is a warning: the leg stays out meanwhile."""
+    devices: list[str] = []
+    for target in live:
+        if not _due("rename", target, RENAME_EVERY):
+            continue
+        try:
+            renamed = initiator.rename_devices(target, deadline.cap(RENAME_SECONDS) or RENAME_SECONDS)
+        except CommandError as err:
+            log.warning("could not have the devices of %s named again: %s", target, err.reason)
+            continue
+        if renamed:
+            log.info("asked udev to name the devices of %s again: %s", target, " ".join(renamed))
+        devices += renamed
+    return devices
+
+
+def _due(kind: str, target: Target, every: float) -> bool:
+    memo = run_dir() / f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]', '_', str(target))}"
     try:
-        if time.time() - memo.stat().st_mtime < MONITOR_LOGIN_EVERY:
+        if time.time() - memo.stat().st_mtime < every:
             return False
     except FileNotFoundError:
         pass

@@ -127,6 +127,13 @@ def legs_to_bring_back(status: PoolStatus, present: Callable[[str], bool]) -> li
     return [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering and present(leg.path)]
 
 
+def legs_without_device(status: PoolStatus, present: Callable[[str], bool]) -> list[Leg]:
+    """Unhealthy legs that could come back but whose device path is missing now: their peer may still
+    be away, or be back with the name not made again (zfsha.iscsi.sessions.rename_devices)."""
+    out = [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering]
+    return [leg for leg in out if not present(leg.path)]
+
+
 def returned_legs(attempted: Iterable[Leg], after: PoolStatus) -> tuple[list[Leg], list[Leg]]:
     """Of the legs `zpool online` was run on, those that came back in `after` (the status read since)
     and those still out of service there (as `after` shows them): zpool online exits 0 on a leg that

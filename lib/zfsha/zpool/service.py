@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from zfsha.errors import CommandError, ConfigError, GenericError, NotInstalledError, ZfshaError
 from zfsha.platform import Platform, host_path
@@ -13,6 +14,10 @@ from zfsha.zpool import labels
 from zfsha.zpool.pool import ImportRefused, Pool
 from zfsha.zpool.refusal import ACTIVE_ELSEWHERE, ALREADY_IMPORTED, NO_HOSTID, NO_SUCH_POOL, NOT_EXPORTED, ImportRefusal
 from zfsha.zpool.status import Leg, PoolStatus
+
+if TYPE_CHECKING:
+    from zfsha.deadline import Deadline
+    from zfsha.iscsi import Initiator, Target
 
 log = logging.getLogger("zfsha.zpool")
 
@@ -141,6 +146,23 @@ def ensure_mounted(pool: Pool) -> None:
         raise GenericError(f"pool {pool.name} imported but not mounted: {', '.join(missing)}")
 
 
+def device_present(path: str) -> bool:
+    return os.path.exists(host_path(path))
+
+
+def rename_missing_legs(status: PoolStatus, initiator: Initiator, live: Sequence[Target], deadline: Deadline) -> list[str]:
+    """When a leg that could come back has no device name while peers are logged in, have those
+    peers' LUNs named again (a returned LUN's partition names can stay gone: Initiator.rename_devices),
+    so that bring_back_legs finds the device; returns the devices asked about."""
+    from zfsha.zpool.decisions import legs_without_device
+
+    if not live or not legs_without_device(status, device_present):
+        return []
+    from zfsha.iscsi.sessions import rename_devices
+
+    return rename_devices(initiator, live, deadline)
+
+
 def bring_back_legs(pool: Pool, status: PoolStatus) -> list[Leg]:
     """Run `zpool online` (and `zpool clear` for a FAULTED one) on the legs whose device returned (the
     peer's session is back); returns the legs it succeeded on. That success is not the leg's return:
@@ -149,7 +171,7 @@ def bring_back_legs(pool: Pool, status: PoolStatus) -> list[Leg]:
     from zfsha.zpool.decisions import legs_to_bring_back
 
     attempted: list[Leg] = []
-    for leg in legs_to_bring_back(status, lambda path: os.path.exists(host_path(path))):
+    for leg in legs_to_bring_back(status, device_present):
         try:
             pool.online(leg.name)
             if leg.state == "FAULTED":

@@ -232,6 +232,34 @@ def attribute_memo(state: Path) -> str:
     return memo.read_text().split("\t")[0]
 
 
+def test_a_returned_lun_whose_partitions_lost_their_names_is_named_again_and_resilvers(agent: Run) -> None:
+    """The lab (scenario 7): a change event handled while the peer was away removed udev's names of
+    its LUN's partition, and its return made none; the leg stayed UNAVAIL "label is missing" for good.
+    The monitor has the returned peer's LUNs and their partitions named again, then brings the legs back."""
+    assert agent("start").returncode == 0
+    change(agent.state, set_peer(False))
+    assert agent("monitor").returncode == 190
+
+    def back_unnamed(data: dict) -> None:
+        data["targets"][PEER]["up"] = True
+        data["unnamed"] = {HOST: [PEER]}
+
+    change(agent.state, back_unnamed)
+    lun0 = w.lun_path(w.read(agent.state), w.read(agent.state)["pools"]["tank"]["vdevs"][0][1])
+    assert (agent.state / "root" / HOST / lun0.lstrip("/")).is_symlink()  # the disk's by-path name is there
+    assert not (agent.state / "root" / HOST / (lun0 + w.PART).lstrip("/")).exists()  # its partition's is not
+    first = agent("monitor")
+    assert first.returncode == 190, first.stderr
+    assert f"asked udev to name the devices of {PEER} again: /dev/sda /dev/sda1 /dev/sdb /dev/sdb1" in first.stderr
+    assert first.stderr.count("brought leg") == 2
+    assert w.read(agent.state)["unnamed"][HOST] == []
+    assert "resilver pending" in exit_reason(first)
+    agent("monitor")
+    finished = agent("monitor")
+    assert finished.returncode == 0, finished.stderr
+    assert "asked udev" not in finished.stderr
+
+
 def test_stop_drops_the_page_cache_of_the_local_legs_and_their_disks_after_export(agent: Run) -> None:
     """A peer imports this node's legs through its LIO fileio target, i.e. through this node's page
     cache, which ZFS's own writes bypassed: after the export the cache of each local partition and of
