@@ -666,19 +666,19 @@ class SanCluster:
         disks = guest.exec(["lsblk", "-o", "NAME,SIZE,TRAN,PARTLABEL"]).stdout
         return f"pool txgs (kstat tail):\n{txgs}leg labels:\n{labels}iSCSI sessions:\n{sessions}block devices:\n{disks}"
 
-    def fenced(self, name: str, via: str = "quorum") -> set[tuple[str, str]]:
-        """(action, completed) of the successful fencing actions against `name` in the fencing history.
+    def powered_off_since(self, name: str, since: float) -> list[float]:
+        """When (monotonic) `name` was switched off after `since`, from the lab's own record of every
+        power change its plug or BMC made (PowerSwitch.log): a fencing the test did not cause itself.
 
-        Not a count: after two reboots of storage-b in one run (scenarios 3 and 4) the history
-        still listed one event (seen 2026-12-03), so a new fencing is told by a new completion time.
+        Not the fencing history: after storage-b's reboots in scenarios 3 and 4 `stonith_admin
+        --history` still listed only the first (seen 2026-12-03), so it cannot tell a new fencing.
         """
-        history = self.lab[via].exec(["stonith_admin", "--history", name, "--output-as=xml"], timeout=60, check=True)
-        root = ET.fromstring(history.stdout)
-        return {
-            (event.get("action", ""), event.get("completed", ""))
-            for event in root.iter("fence_event")
-            if event.get("status") == "success"
-        }
+        return [when for when, switched, on in list(self.power.log) if switched == name and not on and when > since]
+
+    def fencer_log(self, name: str, via: str = "quorum") -> str:
+        """The fencer's own lines about actions against `name` in `via`'s pacemaker.log (for the run log)."""
+        result = self.lab[via].exec(["grep", "-h", f"targeting {name}", "/var/log/pacemaker/pacemaker.log"], timeout=60)
+        return "\n".join(result.stdout.splitlines()[-6:])
 
     def flush_backend_cache(self, name: str) -> None:
         """Drop `name`'s page cache of its exported disk (BLKFLSBUF), as zfs-iscsi-pool's stop does.
