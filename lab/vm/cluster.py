@@ -437,6 +437,27 @@ class SanCluster:
                 return [node.get("name", "") for node in element.iter("node")]
         return []
 
+    def action_times(self, resources: tuple[str, ...], via: str = "quorum") -> list[str]:
+        """Each node's last start and stop of these resources and how long they ran (crm_mon's
+        operation history, exec-time), for the run log: where a switchover's time goes."""
+        result = self.lab[via].exec(["crm_mon", "-1", "--operations", "--output-as=xml"], timeout=60)
+        try:
+            root = ET.fromstring(result.stdout)
+        except ET.ParseError:
+            return [f"crm_mon --operations exited {result.rc}: {result.stderr.strip()}"]
+        lines = []
+        for node in root.iter("node"):
+            for history in node.iter("resource_history"):
+                if history.get("id") not in resources:
+                    continue
+                for operation in history.iter("operation_history"):
+                    if operation.get("task") in ("start", "stop"):
+                        lines.append(
+                            f"{node.get('name')} {history.get('id')} {operation.get('task')}: {operation.get('exec-time')} "
+                            f"(rc {operation.get('rc')}, at {operation.get('last-rc-change')})"
+                        )
+        return lines
+
     def wait_started(
         self, resource: str, on: str | None = None, timeout: float = 300, via: str | None = None
     ) -> tuple[str, float]:

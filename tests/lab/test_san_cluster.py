@@ -92,6 +92,7 @@ def test_planned_switchover_keeps_lun_identity_and_data(san_cluster: SanCluster,
     cluster.pcs(["pcs", "node", "standby", "storage-a"])
     cluster.wait_started("client-luns", on="storage-b", timeout=400)
     print(f"planned switchover (pcs node standby -> client-luns started on storage-b): {time.monotonic() - started:.1f} s")
+    print("\n".join(cluster.action_times(("zfs-pool", "vip-enduser", "vip-hypervisor", "client-luns"))))
     assert cluster.where("zfs-pool") == ["storage-b"]
     assert storage.pool_health(cluster["storage-b"], POOL) == "ONLINE"
     assert storage.pool_health(cluster["storage-a"], POOL) == ""
