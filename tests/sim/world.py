@@ -239,7 +239,7 @@ def pool_health(data: dict[str, Any], host: str, pool: dict[str, Any]) -> str:
     return "DEGRADED" if "DEGRADED" in mirrors else "ONLINE"
 
 
-def add_local_disk(root: Path, path: str, kernel_name: str, *, partition_named: bool = True) -> None:
+def add_disk(root: Path, path: str, kernel_name: str, *, partition_named: bool = True) -> None:
     """A disk as udev and sysfs show it: /dev/vdb and its partition /dev/vdb1, the stable name and
     its -part1 as relative links to them (the latter only when partition_named), and /sys/class/block
     entries whose partition lies in its disk's directory (what the agent's page-cache flush resolves)."""
@@ -279,12 +279,12 @@ def refresh(data: dict[str, Any], state: Path) -> None:
                 for leg in vdev:
                     path = disk_path(data, name, leg)
                     if path and local(leg, name):
-                        add_local_disk(root, path, f"vd{chr(ord('b') + local_disks)}")
+                        add_disk(root, path, f"vd{chr(ord('b') + local_disks)}")
                         local_disks += 1
                     elif leg["target"] and session_up(data, name, leg["target"]):
                         # zpool create on a whole disk partitions it: legs are the -part1 nodes.
                         named = not unnamed(data, name, leg)
-                        add_local_disk(root, lun_path(data, leg), f"sd{chr(ord('a') + lun_disks)}", partition_named=named)
+                        add_disk(root, lun_path(data, leg), f"sd{chr(ord('a') + lun_disks)}", partition_named=named)
                         lun_disks += 1
     for pool_name, pool in data["pools"].items():
         holder = pool["holder"]

@@ -122,16 +122,20 @@ def describe_legs(status: PoolStatus) -> str:
     return ", ".join(f"{leg.path} ({leg.state}{', resilvering' if leg.resilvering else ''})" for leg in status.unhealthy_legs)
 
 
+def recoverable_legs(status: PoolStatus) -> list[Leg]:
+    """Unhealthy legs that `zpool online` could bring back, and that no resilver is catching up yet."""
+    return [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering]
+
+
 def legs_to_bring_back(status: PoolStatus, present: Callable[[str], bool]) -> list[Leg]:
     """Unhealthy legs whose device is back (e.g. the peer's iSCSI session returned)."""
-    return [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering and present(leg.path)]
+    return [leg for leg in recoverable_legs(status) if present(leg.path)]
 
 
 def legs_without_device(status: PoolStatus, present: Callable[[str], bool]) -> list[Leg]:
     """Unhealthy legs that could come back but whose device path is missing now: their peer may still
     be away, or be back with the name not made again (zfsha.iscsi.sessions.rename_devices)."""
-    out = [leg for leg in status.unhealthy_legs if leg.state in RECOVERABLE_STATES and not leg.resilvering]
-    return [leg for leg in out if not present(leg.path)]
+    return [leg for leg in recoverable_legs(status) if not present(leg.path)]
 
 
 def returned_legs(attempted: Iterable[Leg], after: PoolStatus) -> tuple[list[Leg], list[Leg]]:
