@@ -1,5 +1,5 @@
-"""zfsha: Pacemaker agents for highly available ZFS-over-iSCSI storage."""
+"""zfsha: Pacemaker agents for highly available ZFS-over-iSCSI storage.
 
-from zfsha.version import version
-
-__all__ = ["version"]
+Importing the package imports nothing else: an agent's steady monitor (zfsha.steady) loads only
+the few modules it reads files with. The version is zfsha.version.version().
+"""

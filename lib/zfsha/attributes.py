@@ -8,10 +8,10 @@ action failure. The last published value is remembered so a steady monitor start
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from zfsha.errors import CommandError
+from zfsha.paths import memo_name
 from zfsha.platform import run_dir
 
 log = logging.getLogger("zfsha.attributes")
@@ -21,7 +21,9 @@ RETRY_SECONDS = 300.0
 
 
 def _memo(name: str):  # type: ignore[no-untyped-def]
-    return run_dir() / f"attribute-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+    """The file remembering the attribute's last value: the value alone once published; value,
+    "failed" and the time (tab-separated) after a failed publish. zfsha.zpool.steady reads it too."""
+    return run_dir() / memo_name("attribute", name)
 
 
 def publish(name: str, value: str, *, only_if_changed: bool = False) -> bool:

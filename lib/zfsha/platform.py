@@ -5,16 +5,13 @@ the library; a Platform only answers small questions the same way on both system
 uses, the multihost tunables, the pool's lock-free state, the iSCSI initiator, where devices appear,
 which device caches must be dropped after an export.
 
-Every host file the library reads goes through host_path(), so tests can point it at a simulated
-root (ZFSHA_SYSROOT, where "{hostname}" stands for this node's name: nodes of a namespace cluster
-share a simulator but not their /proc).
+Every host file the library reads goes through zfsha.paths.host_path() (a simulated root in tests).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import socket
 import stat
 import sys
 from collections.abc import Sequence
@@ -22,24 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zfsha.paths import RUN_DIR, host_path
+
 if TYPE_CHECKING:
     from zfsha.iscsi import Initiator
 
-SYSROOT_VARIABLE = "ZFSHA_SYSROOT"
 PLATFORM_VARIABLE = "ZFSHA_PLATFORM"
 # Bound of one page-cache flush (it writes back dirty pages first; after an export there are none).
 FLUSH_SECONDS = 10.0
 _ISCSI_BY_PATH = re.compile(r"-iscsi-.+-lun-\d+")
 _ISCSI_SESSION = re.compile(r"/session\d+/")
-# /var/run: FreeBSD has no /run, and on Linux /var/run is a link to /run (a tmpfs, cleared at boot).
-RUN_DIR = "/var/run/zfsha"
-
-
-def host_path(path: str) -> str:
-    root = os.environ.get(SYSROOT_VARIABLE, "")
-    if not root:
-        return path
-    return root.replace("{hostname}", socket.gethostname()) + path
 
 
 def run_dir() -> Path:

@@ -4,13 +4,13 @@ eat an action's deadline, and having a returned peer's LUNs named again."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 
 from zfsha.deadline import Deadline
 from zfsha.errors import CommandError
 from zfsha.iscsi import Chap, Initiator, Target
+from zfsha.paths import memo_name
 from zfsha.platform import run_dir
 
 log = logging.getLogger("zfsha.iscsi")
@@ -89,7 +89,7 @@ def rename_devices(initiator: Initiator, live: Sequence[Target], deadline: Deadl
 
 
 def _due(kind: str, target: Target, every: float) -> bool:
-    memo = run_dir() / f"{kind}-{re.sub(r'[^A-Za-z0-9_.-]', '_', str(target))}"
+    memo = run_dir() / memo_name(kind, str(target))
     try:
         if time.time() - memo.stat().st_mtime < every:
             return False

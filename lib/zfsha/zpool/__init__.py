@@ -1,15 +1,13 @@
 """ZFS pools: the Pool object, and parsing of zpool's scriptable output kept beside it.
 
 The names below are loaded from their modules on first use (PEP 562), so that importing a light
-submodule (`zfsha.zpool.health`, `zfsha.zpool.kstat`: what the pool agent's depth-0 monitor needs)
-does not also import the pool's commands and zpool status parsing.
+submodule (`zfsha.zpool.health`, `zfsha.zpool.kstat`, `zfsha.zpool.steady`: what the pool agent's
+depth-0 monitor needs) does not also import the pool's commands and zpool status parsing.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # not typing's: the steady monitor imports this package and nothing heavy
 if TYPE_CHECKING:
     from zfsha.zpool.health import DEGRADED, ONLINE, SERVING, SUSPENDED, can_serve
     from zfsha.zpool.pool import Dataset, ImportRefused, Pool
@@ -57,4 +55,6 @@ def __getattr__(name: str) -> object:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
     return getattr(import_module(f"{__name__}.{home}"), name)

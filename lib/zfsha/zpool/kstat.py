@@ -1,15 +1,19 @@
 """Pool state without ZFS locks: the kstat state file OpenZFS keeps per imported pool.
 
 Reading /proc/spl/kstat/zfs/<pool>/state takes no spa_namespace lock and starts no process, so a
-monitor reading it cannot hang behind a stuck `zpool` command (available since ZoL 0.7.10).
+monitor reading it cannot hang behind a stuck `zpool` command (available since ZoL 0.7.10). Needs
+nothing beyond os: the steady monitor (zfsha.zpool.steady) reads it before the framework loads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+import os
 
-from zfsha.platform import host_path
+from zfsha.paths import host_path
+
+TYPE_CHECKING = False  # typing itself is not imported: the steady monitor needs nothing beyond os
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 KSTAT_ROOT = "/proc/spl/kstat/zfs"
 
@@ -20,12 +24,13 @@ NOT_IMPORTED = ""
 def read_state(pool: str) -> str | None:
     """The pool's health word, NOT_IMPORTED when the module is loaded but has no such pool, or None
     when the kstat tree is not there (module not loaded, or a platform without it): ask zpool then."""
-    root = Path(host_path(KSTAT_ROOT))
+    root = host_path(KSTAT_ROOT)
     try:
-        return (root / pool / "state").read_text(encoding="ascii").strip()
+        with open(f"{root}/{pool}/state", encoding="ascii") as state:
+            return state.read().strip()
     except FileNotFoundError:
-        return NOT_IMPORTED if root.is_dir() else None
-    except OSError:
+        return NOT_IMPORTED if os.path.isdir(root) else None
+    except (OSError, ValueError):
         return None
 
 
