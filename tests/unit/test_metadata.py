@@ -70,5 +70,7 @@ def test_checked_in_metadata_is_current(agent):
 
 @pytest.mark.parametrize("agent", OCF_AGENTS + FENCE_AGENTS, ids=lambda p: p.name)
 def test_agent_runs_on_the_distro_interpreter(agent):
-    assert agent.read_text().splitlines()[0] == "#!/usr/bin/python3"
+    # OCF agents skip site processing (-S): their monitors run every few seconds (zfsha.steady).
+    wanted = "#!/usr/bin/python3 -S" if agent in OCF_AGENTS else "#!/usr/bin/python3"
+    assert agent.read_text().splitlines()[0] == wanted
     assert os.access(agent, os.X_OK)

@@ -1,0 +1,42 @@
+"""A recurring depth-0 monitor's answer for a resource that is as it was, before the framework loads.
+
+Pacemaker runs a healthy resource's monitor every few seconds, and nearly every time the answer is
+"as before". An agent may say what "as before" means in a few file reads (a check over the
+environment Pacemaker passes); when the check holds, the agent exits 0 having imported nothing but
+the check's own light modules. Anything else - another action, a probe, a deeper check, a state the
+check does not recognise, an error while checking - goes on to the full agent, which validates,
+decides, repairs, logs and reports as usual. A check may therefore say "as before" only where the full
+monitor would answer 0 and do nothing; the parameters it does not read were validated by the start
+this monitor follows (Pacemaker restarts or reloads a resource whose parameters change).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # typing itself is not imported on this path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+
+def is_recurring_depth_0_monitor(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """A monitor Pacemaker repeats at an interval (not a probe) at OCF_CHECK_LEVEL 0."""
+    return (
+        len(argv) == 2
+        and argv[1] == "monitor"
+        and environ.get("OCF_CHECK_LEVEL", "0") in ("", "0")
+        and environ.get("OCF_RESKEY_CRM_meta_interval", "0") not in ("", "0")
+    )
+
+
+def exit_if_steady(as_before: Callable[[Mapping[str, str]], bool]) -> None:
+    """Exit 0 now when this run is a recurring depth-0 monitor and `as_before` holds; else return."""
+    if not is_recurring_depth_0_monitor(sys.argv, os.environ):
+        return
+    try:
+        steady = as_before(os.environ)
+    except (OSError, ValueError):  # unreadable or odd: the full monitor finds out what it is
+        return
+    if steady:
+        raise SystemExit(0)
