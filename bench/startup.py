@@ -61,7 +61,7 @@ def instructions(argv: list[str], env: dict[str, str]) -> int | None:
 
 
 def imported(argv: list[str], env: dict[str, str], keep: Path | None) -> int:
-    done = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True)
+    done = subprocess.run(argv, env={**env, "PYTHONPROFILEIMPORTTIME": "1"}, capture_output=True, text=True)
     lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
     if keep is not None:
         with keep.open("a") as out:
@@ -148,12 +148,12 @@ def main() -> None:
             ("python3 -S -c pass", [PYTHON, "-S", "-c", "pass"], BASE_ENV),
         ]
         pool_env = pool_case(tree, work)
-        cases.append(("pool monitor depth 0", [PYTHON, str(tree / "agents" / "zfs-iscsi-pool"), "monitor"], pool_env))
+        cases.append(("pool monitor depth 0", [str(tree / "agents" / "zfs-iscsi-pool"), "monitor"], pool_env))
         for count in options.lio_counts:
             for acls in (False, True):
                 env = lio_case(tree, work, count, acls)
                 name = f"lio no-op N={count} {'acls x2' if acls else 'generate'}"
-                cases.append((name, [PYTHON, str(tree / "agents" / "lio-sync-luns"), "monitor"], env))
+                cases.append((name, [str(tree / "agents" / "lio-sync-luns"), "monitor"], env))
 
         pth = len(list(Path("/usr/lib/python3/dist-packages").glob("*.pth")))
         print(f"startup bench: tree {tree}, median of {options.runs} runs; {pth} .pth files in /usr/lib/python3/dist-packages")

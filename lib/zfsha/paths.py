@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 
 SYSROOT_VARIABLE = "ZFSHA_SYSROOT"
+# Where udev links zvols (/dev/zvol/<pool>/<name>); tests point it at a directory of plain files.
+ZVOL_DEVICE_ROOT_VARIABLE = "ZFSHA_ZVOL_DEVICE_ROOT"
 # /var/run: FreeBSD has no /run, and on Linux /var/run is a link to /run (a tmpfs, cleared at boot).
 RUN_DIR = "/var/run/zfsha"
 # What a file name in the run directory may hold of a name it is derived from; the rest becomes "_".
@@ -23,6 +25,10 @@ def host_path(path: str) -> str:
     if "{hostname}" in root:
         root = root.replace("{hostname}", os.uname().nodename)
     return root + path
+
+
+def zvol_device_root() -> str:
+    return os.environ.get(ZVOL_DEVICE_ROOT_VARIABLE, "/dev/zvol")
 
 
 def run_file(name: str) -> str:

@@ -40,3 +40,40 @@ def exit_if_steady(as_before: Callable[[Mapping[str, str]], bool]) -> None:
         return
     if steady:
         raise SystemExit(0)
+
+
+# ---- what a full run saw, for the next steady check ----------------------------------------------
+
+
+def recall(name: str, max_age: float) -> str | None:
+    """The observation remembered under `name` in the run directory, if made at most max_age seconds ago."""
+    import time
+
+    from zfsha.paths import run_file
+
+    try:
+        with open(run_file(name), encoding="utf-8") as memo:
+            made, _, observed = memo.read().partition("\n")
+        return observed if 0 <= time.time() - float(made) <= max_age else None
+    except (OSError, ValueError):
+        return None
+
+
+def remember(name: str, observed: str, made: float) -> None:
+    """Keep what a full run observed at time `made` (taken before it looked), replacing it whole."""
+    from zfsha.paths import RUN_DIR, host_path, run_file
+
+    os.makedirs(host_path(RUN_DIR), mode=0o700, exist_ok=True)
+    path = run_file(name)
+    with open(f"{path}.new", "w", encoding="utf-8") as memo:
+        memo.write(f"{made}\n{observed}")
+    os.replace(f"{path}.new", path)
+
+
+def forget(name: str) -> None:
+    from zfsha.paths import run_file
+
+    try:
+        os.unlink(run_file(name))
+    except FileNotFoundError:
+        pass

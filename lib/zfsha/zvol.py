@@ -14,18 +14,13 @@ from dataclasses import dataclass
 
 from zfsha import deadline, run
 from zfsha.errors import ConfigError, GenericError
+from zfsha.paths import zvol_device_root as device_root
 
 LUN_PROPERTY = "zfsha:lun"
 SERIAL_PROPERTY = "zfsha:serial"
-# Where udev links zvols (/dev/zvol/<pool>/<name>); tests point it at a directory of plain files.
-DEVICE_ROOT_VARIABLE = "ZFSHA_ZVOL_DEVICE_ROOT"
 LIST_COLUMNS = ("name", "volsize", "volblocksize", "volmode", LUN_PROPERTY, SERIAL_PROPERTY)
 _DATASET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*(/[A-Za-z0-9_.: -]+)*$")
 _SERIAL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.:_-]{0,63}$")
-
-
-def device_root() -> str:
-    return os.environ.get(DEVICE_ROOT_VARIABLE, "/dev/zvol")
 
 
 def check_dataset_name(name: str) -> None:

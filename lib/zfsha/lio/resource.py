@@ -7,12 +7,14 @@ bytecode but compiles a script anew on every run, and Pacemaker runs the monitor
 from __future__ import annotations
 
 import os
+import time
 
 from zfsha import zvol
 from zfsha.lio import config as lio_config
-from zfsha.lio import desired, identity, plan
-from zfsha.lio.rtslib_backend import LioTarget, node_lock
+from zfsha.lio import desired, identity, plan, steady
+from zfsha.lio.rtslib_backend import LioTarget, configfs_root, node_lock
 from zfsha.ocf import Action, Agent, ConfigError, Context, GenericError, OcfStatus, Outcome, Param
+from zfsha.steady import forget, remember
 
 agent = Agent(
     name="lio-sync-luns",
@@ -117,7 +119,14 @@ def validate(ctx: Context) -> None:
 
 
 def reconcile(ctx: Context, *, scope: str | None, wait: bool) -> Outcome | None:
-    """Discover zvols, settle their identities, plan, apply. scope=None applies every step."""
+    """Discover zvols, settle their identities, plan, apply. scope=None applies every step.
+
+    Found nothing to do and nothing wrong: what it saw beforehand answers the next steady monitors."""
+    made = time.time()
+    try:
+        seen: str | None = steady.observed(ctx.environ, configfs_root())
+    except OSError:  # no TPG yet
+        seen = None
     config = lio_config.parse(ctx.params)
     credentials = lio_config.load_credentials(config)
     own = config.ownership
@@ -148,6 +157,10 @@ def reconcile(ctx: Context, *, scope: str | None, wait: bool) -> Outcome | None:
         raise GenericError(f"TPG {config.tpg} of {config.target_iqn} drifted: {'; '.join(s.describe() for s in drift[:5])}")
     problems = [f"{z.name} has no device node" for z in missing]
     problems += [f"{name}: {why}" for name, why in sorted(assignment.skipped.items())]
+    if seen is not None and not steps and not problems and not assignment.to_store:
+        remember(steady.memo_of(ctx.environ), seen, made)
+    else:
+        forget(steady.memo_of(ctx.environ))
     if problems:
         return Context.degraded("not exported: " + "; ".join(problems))
     if todo:
@@ -171,6 +184,7 @@ def reload_agent(ctx: Context) -> Outcome | None:
 
 @agent.action("stop")
 def stop(ctx: Context) -> None:
+    forget(steady.memo_of(ctx.environ))
     config = lio_config.parse(ctx.params)
     target = LioTarget(config.target_iqn, config.tpg)
     if not target.present:

@@ -41,6 +41,8 @@ class Node:
             "OCF_RESKEY_datasets": "tank/iscsi",
             "OCF_RESKEY_initiators": f"{ESX}={state}/esx.chap {PVE}={state}/pve.chap",
             "OCF_RESKEY_device_timeout": "2",
+            # The run directory (steady monitor memos) per test, not the host's /var/run/zfsha.
+            "ZFSHA_SYSROOT": str(state / "root"),
         }
         self.chap("esx.chap", "userid=esx\npassword=esx-secret-1234\n")
         self.chap("pve.chap", "userid=pve\npassword=pve-secret-5678\n")
@@ -55,9 +57,13 @@ class Node:
         return done.stdout
 
     def agent(self, action: str, **env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["/usr/bin/python3", str(AGENT), action], env={**self.env, **env}, capture_output=True, text=True, timeout=60
-        )
+        return subprocess.run([str(AGENT), action], env={**self.env, **env}, capture_output=True, text=True, timeout=60)
+
+    def monitor_imports(self, **env: str) -> tuple[int, set[str]]:
+        """A recurring monitor's exit status and the modules it imported (the interpreter's own record)."""
+        done = self.agent("monitor", OCF_RESKEY_CRM_meta_interval="10000", PYTHONPROFILEIMPORTTIME="1", **env)
+        lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+        return done.returncode, {line.rsplit("|", 1)[1].strip() for line in lines}
 
     @property
     def tpg(self) -> Path:
@@ -117,6 +123,8 @@ def test_second_start_is_a_no_op(node):
 
 def test_monitor_maps_new_zvols_and_unmaps_vanished_ones_without_renumbering(node):
     assert node.agent("start").returncode == 0
+    # A full monitor that finds nothing to do lets the next ones answer from the steady memo.
+    assert node.agent("monitor", OCF_RESKEY_CRM_meta_interval="10000").returncode == 0
     before = node.luns()
     node.zfs("destroy", "tank/iscsi/vm-100-disk-0")
     node.zfs("create", "-V", "1G", "tank/iscsi/vm-103-disk-0")
@@ -245,3 +253,38 @@ def test_foreign_backstore_and_other_target_survive_start_and_stop(node):
     assert list(node.serials()) == ["tank-other-vol"]
     assert node.agent("monitor", OCF_RESKEY_CRM_meta_interval="10000", **other).returncode == 0
     assert node.agent("stop", **other).returncode == 0
+
+
+def test_steady_monitor_answers_without_rtslib_once_a_full_one_found_nothing_to_do(node):
+    assert node.agent("start").returncode == 0
+    status, modules = node.monitor_imports()  # the start changed everything: this one looks in full
+    assert status == 0 and "rtslib_fb" in modules
+    status, modules = node.monitor_imports()
+    assert status == 0
+    assert "rtslib_fb" not in modules and "zfsha.lio.resource" not in modules
+    assert node.agent("monitor").returncode == 0, "a probe always looks in full"
+
+
+@pytest.mark.parametrize("change", ["tpg disabled", "lun unmapped by hand", "chap file rewritten", "memo too old"])
+def test_steady_monitor_sees_a_change_and_hands_over_to_the_full_one(node, change):
+    assert node.agent("start").returncode == 0
+    assert node.agent("monitor", OCF_RESKEY_CRM_meta_interval="10000").returncode == 0  # full: remembers
+    status, modules = node.monitor_imports()
+    assert status == 0 and "rtslib_fb" not in modules, "the steady memo was not used before the change"
+    if change == "tpg disabled":
+        (node.tpg / "enable").write_text("0\n")
+    elif change == "lun unmapped by hand":
+        shutil.rmtree(node.tpg / "acls" / ESX / "lun_2")  # rmdir on the real configfs
+    elif change == "chap file rewritten":
+        node.chap("esx.chap", "userid=esx\npassword=esx-secret-4321\n")
+    else:
+        memo = next((node.state / "root" / "var" / "run" / "zfsha").glob("lio-steady-*"))
+        memo.write_text("0" + memo.read_text()[memo.read_text().index("\n") :])
+    status, modules = node.monitor_imports()
+    assert "zfsha.lio.resource" in modules
+    if change in ("tpg disabled", "chap file rewritten"):
+        assert status == 1  # drift outside the LUN scope is an error (reload-agent applies new CHAP)
+    elif change == "lun unmapped by hand":
+        assert status == 0 and sorted(os.listdir(node.tpg / "acls" / ESX)).count("lun_2") == 1
+    else:
+        assert status == 0
