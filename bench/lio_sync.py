@@ -11,7 +11,10 @@ Two modes:
 - `--real POOL` (inside a lab guest, as root; bench/lab_bench.py runs it there): real zvols below
   POOL/lio-n<N>, real LIO. The agent's start (first export, which also stores each zvol's identity
   with `zfs set`; then a re-export as after a failover, identity already stored) and its recurring
-  monitor with nothing to do, beside the per-LUN approach of ocf:heartbeat:iSCSILogicalUnit: one
+  monitor with nothing to do (the full one, which reads the target through rtslib and the zvols with
+  zfs, as the first monitor after a start and then every 300 s; and the steady one, zfsha.steady, that
+  compares a few configfs and /dev/zvol reads with what the last full one saw), run through the
+  agent's #! line as Pacemaker runs it, beside the per-LUN approach of ocf:heartbeat:iSCSILogicalUnit: one
   targetcli process per LUN that creates the block backstore (with its serial), sets the thin
   provisioning attributes and creates the LUN, targetcli saving its configuration on exit as it does
   by default. For large N `--per-lun-sample K` times K targetcli calls on an empty TPG and K on a TPG
@@ -187,7 +190,7 @@ def run_agent(action: str, dataset: str, portal: str, recurring: bool = False) -
     if recurring:
         env["OCF_RESKEY_CRM_meta_interval"] = "30000"
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/python3", str(AGENT), action], env=env, capture_output=True, text=True)
+    done = subprocess.run([str(AGENT), action], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"lio-sync-luns {action} exited {done.returncode}: {done.stderr.strip()}")
@@ -242,10 +245,13 @@ def real(pool: str, counts: list[int], portal: str, sample: int) -> None:
             sh(["zfs", "inherit", "-r", prop, dataset])
         first_start = run_agent("start", dataset, portal)
         mapped = lun_count(IQN)
-        noop_first = [run_agent("monitor", dataset, portal, recurring=True) for _ in range(3)]
+        # A start changes the target, so the monitor after it looks in full (and remembers what it saw).
+        full = [run_agent("monitor", dataset, portal, recurring=True)]
+        steady = [run_agent("monitor", dataset, portal, recurring=True) for _ in range(3)]
         stop_seconds = run_agent("stop", dataset, portal)
         restart = run_agent("start", dataset, portal)
-        noop = noop_first + [run_agent("monitor", dataset, portal, recurring=True) for _ in range(3)]
+        full.append(run_agent("monitor", dataset, portal, recurring=True))
+        steady += [run_agent("monitor", dataset, portal, recurring=True) for _ in range(3)]
         run_agent("stop", dataset, portal)
         per_lun, how = per_lun_targetcli(devices, sample)
         if lun_count(IQN) != count:
@@ -253,7 +259,8 @@ def real(pool: str, counts: list[int], portal: str, sample: int) -> None:
         clear_lio()
         print(
             f"N={count:5d} ({mapped} mapped)  lio-sync-luns start: first {first_start:7.2f}  re-export {restart:7.2f}  "
-            f"no-op monitor mean {statistics.mean(noop):5.2f} (min {min(noop):.2f}, max {max(noop):.2f}, n={len(noop)})  "
+            f"no-op monitor full {statistics.mean(full):5.2f} (n={len(full)}), steady mean {statistics.mean(steady):5.2f} "
+            f"(min {min(steady):.2f}, max {max(steady):.2f}, n={len(steady)})  "
             f"stop {stop_seconds:6.2f}  | targetcli per LUN {per_lun:8.2f} ({how})  "
             f"ratio first {per_lun / first_start:5.1f}x, re-export {per_lun / restart:5.1f}x"
         )

@@ -2,7 +2,10 @@
 """Monitor cost of ocf:zfsha:zfs-iscsi-pool (depth 0 and 10) beside ocf:heartbeat:ZFS, same pool, same run.
 
 Prints wall time and CPU (user+sys of the agent and everything it started) per monitor, averaged over
---runs, and how many zpool processes each monitor started. Here the pool is simulated (tests/sim: a
+--runs after one run that is not counted, and how many zpool processes each monitor started. Our agent
+runs as Pacemaker runs a recurring monitor: through its #! line, with an interval, and with a
+crm_attribute that succeeds standing in for the cluster's attribute daemon (so the depth-0 monitor of
+an ONLINE pool is the steady one, zfsha.steady, once the health is published). Here the pool is simulated (tests/sim: a
 Python zpool, far dearer than the real one, and kstat files under a simulated root), so the process
 counts carry over to real ZFS and the times do not; in the VM lab point --real at a real pool.
 
@@ -39,6 +42,7 @@ def measure(argv: list[str], env: dict[str, str], runs: int, count_file: Path | 
     """Mean wall ms, mean CPU ms, zpool calls per run, and the exit codes seen."""
     codes: set[int] = set()
     wall = cpu = 0.0
+    subprocess.run(argv, env=env, capture_output=True)  # not counted: e.g. the first publish of the health
     if count_file is not None:
         count_file.unlink(missing_ok=True)
     for _ in range(runs):
@@ -58,6 +62,13 @@ def counting_zpool(directory: Path, real_zpool: str, count_file: Path) -> None:
     wrapper = directory / "zpool"
     wrapper.write_text(f'#!/bin/sh\necho "$*" >> {count_file}\nexec {real_zpool} "$@"\n')
     wrapper.chmod(0o755)
+
+
+def cluster_stand_in(directory: Path) -> None:
+    """crm_attribute that succeeds, as the cluster's attribute daemon answers it on a cluster node."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "crm_attribute").write_text("#!/bin/sh\nexit 0\n")
+    (directory / "crm_attribute").chmod(0o755)
 
 
 def tunable(name: str) -> int:
@@ -91,7 +102,7 @@ def import_check(pool: str, vdev_dir: str, ours: dict[str, str], theirs: dict[st
         f"\nimport of {pool} ({vdev_dir}); multihost activity-check floor: zfs_multihost_import_intervals "
         f"{intervals} x zfs_multihost_interval {interval_ms} ms = {intervals * interval_ms / 1000:.1f} s"
     )
-    agent = ["/usr/bin/python3", str(REPO / "agents" / "zfs-iscsi-pool")]
+    agent = [str(REPO / "agents" / "zfs-iscsi-pool")]
     zfsha = {**ours, "OCF_RESKEY_device_dirs": vdev_dir, "OCF_RESKEY_mount": "false", "OCF_RESKEY_CRM_meta_timeout": "300000"}
     heartbeat = {**theirs, "OCF_RESKEY_importargs": f"-d {vdev_dir}"}
     rows: list[tuple[str, float, subprocess.CompletedProcess[str]]] = []
@@ -151,7 +162,7 @@ def main() -> None:
         if options.real:
             pool = options.real
             counting_zpool(work / "bin", shutil.which("zpool") or "/usr/sbin/zpool", count_file)
-            env = {**base, "ZFSHA_TOOL_PATH": str(work / "bin")}
+            env = {**base, "ZFSHA_TOOL_PATH": f"{work / 'cluster'}:{work / 'bin'}"}
             described = f"real pool {pool}"
         else:
             from tests.sim import world
@@ -162,26 +173,29 @@ def main() -> None:
             counting_zpool(work / "bin", f"{world.tool_path()}/zpool", count_file)
             env = {
                 **base,
-                "ZFSHA_TOOL_PATH": f"{work / 'bin'}:{world.tool_path()}",
+                "ZFSHA_TOOL_PATH": f"{work / 'cluster'}:{work / 'bin'}:{world.tool_path()}",
                 "ZFSHA_SIM_STATE": str(state),
                 "ZFSHA_SYSROOT": world.sysroot(state),
             }
             described = f"simulated pool {pool}, {options.mirrors} mirrors ({2 * options.mirrors} legs)"
+        cluster_stand_in(work / "cluster")
         ours = {**env, "PYTHONPATH": str(REPO / "lib"), "OCF_RESKEY_pool": pool, "OCF_RESOURCE_INSTANCE": "bench"}
-        agent = ["/usr/bin/python3", str(REPO / "agents" / "zfs-iscsi-pool"), "monitor"]
+        agent = [str(REPO / "agents" / "zfs-iscsi-pool"), "monitor"]
         if not options.real:
             started = {**ours, "OCF_RESKEY_peer_targets": f"{world.PEER_IQN}@{world.PEER_PORTAL}"}
-            subprocess.run([*agent[:2], "start"], env=started, check=True, capture_output=True)
+            subprocess.run([agent[0], "start"], env=started, check=True, capture_output=True)
+        recurring = {**ours, "OCF_RESKEY_CRM_meta_interval": "10000"}
         # heartbeat:ZFS calls plain `zpool` on PATH: put the counting one first.
         theirs = {**env, "PATH": f"{work / 'bin'}:{env['PATH']}", "OCF_RESKEY_pool": pool}
 
         rows = [
-            ("zfsha depth 0", measure(agent, {**ours, "OCF_CHECK_LEVEL": "0"}, options.runs, count_file)),
-            ("zfsha depth 10", measure(agent, {**ours, "OCF_CHECK_LEVEL": "10"}, options.runs, count_file)),
+            ("zfsha depth 0", measure(agent, {**recurring, "OCF_CHECK_LEVEL": "0"}, options.runs, count_file)),
+            ("zfsha depth 10", measure(agent, {**recurring, "OCF_CHECK_LEVEL": "10"}, options.runs, count_file)),
         ]
         if os.path.exists(HEARTBEAT_ZFS):
             rows.append(("heartbeat:ZFS", measure(["/bin/sh", HEARTBEAT_ZFS, "monitor"], theirs, options.runs, count_file)))
         rows.append(("python3 -c pass", measure(["/usr/bin/python3", "-c", "pass"], env, options.runs, None)))
+        rows.append(("python3 -S -c pass", measure(["/usr/bin/python3", "-S", "-c", "pass"], env, options.runs, None)))
 
         print(f"monitor cost on {described}, mean of {options.runs} runs")
         print(f"{'monitor':<16} {'wall ms':>9} {'cpu ms':>9} {'zpool/run':>10}  exit")
