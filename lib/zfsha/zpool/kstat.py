@@ -26,8 +26,8 @@ def read_state(pool: str) -> str | None:
     when the kstat tree is not there (module not loaded, or a platform without it): ask zpool then."""
     root = host_path(KSTAT_ROOT)
     try:
-        with open(f"{root}/{pool}/state", encoding="ascii") as state:
-            return state.read().strip()
+        with open(f"{root}/{pool}/state", "rb") as state:  # bytes: no text layer or codec to load
+            return state.read().decode().strip()
     except FileNotFoundError:
         return NOT_IMPORTED if os.path.isdir(root) else None
     except (OSError, ValueError):

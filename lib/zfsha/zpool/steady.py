@@ -33,5 +33,5 @@ def pool_as_before(environ: Mapping[str, str]) -> bool:
     if os.path.exists(run_file(resilver_watch_name(pool))):
         return False
     attribute = health_attribute(pool, environ.get("OCF_RESKEY_health_attribute", ""))
-    with open(run_file(memo_name("attribute", attribute)), encoding="utf-8") as memo:
-        return memo.read() == ONLINE
+    with open(run_file(memo_name("attribute", attribute)), "rb") as memo:
+        return memo.read() == ONLINE.encode()

@@ -23,7 +23,6 @@ AGENT = REPO / "agents" / "zfs-iscsi-pool"
 # published) may import beyond the interpreter's own start-up: the light modules it reads files with.
 STEADY = {
     "__future__",
-    "encodings.ascii",
     "zfsha",
     "zfsha.paths",
     "zfsha.steady",
