@@ -46,9 +46,16 @@ SERVICES = ("vip-enduser", "vip-hypervisor", "client-luns")
 
 
 def where_time_went(cluster: SanCluster, pool_resource: str, via: str) -> None:
-    """Each node's last start and stop of the pool and the services, from crm_mon's operation history."""
+    """Each node's last start and stop of the pool and the services (crm_mon's operation history; the
+    time is when the operation began), and what the new holder's pool looks like."""
     for line in cluster.action_times((pool_resource, *SERVICES), via=via):
         print(f"    {line}")
+    holder = cluster.where(pool_resource, via=via)[0]
+    status = cluster[holder].exec(["zpool", "status", "-P", POOL]).stdout
+    legs = [" ".join(words[:2]) for words in map(str.split, status.splitlines()) if len(words) > 1 and "/" in words[0]]
+    print(f"    {holder}: {storage.pool_health(cluster[holder], POOL)}, legs {'; '.join(legs)}")
+    history = cluster[holder].exec(["sh", "-c", f"zpool history {POOL} | grep 'zpool import' | tail -n 1"]).stdout
+    print(f"    {holder}'s last import: {history.strip()}")
 
 
 def planned(cluster: SanCluster, pool_resource: str, path: str, data: str) -> float:
