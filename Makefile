@@ -14,7 +14,7 @@ APT_RUNTIME := python3-lxml python3-requests python3-pyghmi python3-pexpect pyth
 APT_CLUSTER := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents ipmitool
 APT_BUILD   := dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools
 APT_TEST    := python3-pytest python3-venv iproute2 util-linux procps openssh-server openssl iputils-arping busybox-static telnet
-APT_PACKAGING := rpm lintian man-db python3-pip python3-wheel python3-build python3-installer
+APT_PACKAGING := rpm cpio lintian man-db python3-pip python3-wheel python3-build python3-installer
 APT_ALL     := $(APT_RUNTIME) $(APT_CLUSTER) $(APT_BUILD) $(APT_TEST) $(APT_PACKAGING)
 
 AGENTS := $(wildcard agents/*)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 from manpages import expected_pages
@@ -66,3 +67,16 @@ def test_rpm_requires_the_el9_runtime_packages(rpm: Path) -> None:
 def test_rpm_is_noarch_and_versioned_from_setup_cfg(rpm: Path, version: str) -> None:
     fields = run(["rpm", "-qp", "--queryformat", "%{NAME} %{VERSION} %{ARCH}", str(rpm)]).stdout
     assert fields == f"zfsha {version} noarch"
+
+
+def test_agents_find_the_library_where_the_rpm_puts_it(rpm: Path, tmp_path: Path) -> None:
+    """The agents run with -S: %{python3_sitelib} is written into each at build time (see test_deb)."""
+    payload = subprocess.run(["rpm2cpio", str(rpm)], capture_output=True, check=True).stdout
+    subprocess.run(["cpio", "-idm", "--quiet"], input=payload, cwd=tmp_path, check=True)
+    files = rpm_files(rpm)
+    for agent in tree_agents():
+        text = (tmp_path / OCF_DIR[1:] / agent).read_text()
+        line = next(each for each in text.splitlines() if each.startswith("sys.path.append("))
+        library = line[len('sys.path.append("') : -len('")')]
+        assert SITELIB.match(library + "/"), line
+        assert f"{library}/zfsha/steady.py" in files, line

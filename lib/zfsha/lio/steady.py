@@ -13,7 +13,7 @@ STEADY_SECONDS later.
 
 from __future__ import annotations
 
-import os
+import posix  # os's own backend: the steady path does not import os (zfsha.steady)
 
 from zfsha.paths import memo_name, zvol_device_root
 from zfsha.steady import recall
@@ -39,14 +39,14 @@ def observed(environ: Mapping[str, str], configfs: str) -> str:
     lines = [f"configfs {configfs}", *(f"param {key}={value}" for key, value in params)]
     lines += [f"file {path} {stamp}" for path, stamp in _credential_stamps(environ)]
     for dataset in sorted(set(environ.get("OCF_RESKEY_datasets", "").split())):
-        lines += [f"zvol {path} {device}" for path, device in _device_nodes(f"{zvol_device_root()}/{dataset}")]
+        lines += [f"zvol {path} {device}" for path, device in _device_nodes(f"{zvol_device_root(environ)}/{dataset}")]
     tpg = f"{configfs}/iscsi/{environ.get('OCF_RESKEY_target_iqn', '')}/tpgt_{environ.get('OCF_RESKEY_tpg') or '1'}"
     lines += list(_tpg_shape(tpg))
     return "\n".join(lines)
 
 
 def luns_as_before(environ: Mapping[str, str]) -> bool:
-    remembered = recall(memo_of(environ), STEADY_SECONDS)
+    remembered = recall(memo_of(environ), STEADY_SECONDS, environ)
     if remembered is None or not remembered.startswith("configfs "):
         return False
     configfs = remembered.partition("\n")[0][len("configfs ") :]
@@ -60,7 +60,7 @@ def _credential_stamps(environ: Mapping[str, str]) -> list[tuple[str, str]]:
     stamps = []
     for path in sorted({path for path in paths if path}):
         try:
-            stat = os.stat(path)
+            stat = posix.stat(path)
             stamps.append((path, f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"))
         except OSError as err:
             stamps.append((path, f"error {err.errno}"))
@@ -70,25 +70,25 @@ def _credential_stamps(environ: Mapping[str, str]) -> list[tuple[str, str]]:
 def _device_nodes(directory: str) -> Iterator[tuple[str, str]]:
     """(path, link target) of every entry below a dataset's zvol directory (udev's links), depth first."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        entries = sorted(posix.scandir(directory), key=lambda entry: entry.name)
     except FileNotFoundError:
         return
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
             yield from _device_nodes(entry.path)
         else:
-            yield entry.path, os.readlink(entry.path) if entry.is_symlink() else "-"
+            yield entry.path, posix.readlink(entry.path) if entry.is_symlink() else "-"
 
 
 def _tpg_shape(tpg: str) -> Iterator[str]:
     with open(f"{tpg}/enable", encoding="ascii") as enable:  # no TPG: OSError, never steady
         yield f"enable {enable.read().strip()}"
-    yield f"portals {' '.join(sorted(os.listdir(f'{tpg}/np')))}"
-    for lun in sorted(os.listdir(f"{tpg}/lun")):
-        for entry in os.scandir(f"{tpg}/lun/{lun}"):
+    yield f"portals {' '.join(sorted(posix.listdir(f'{tpg}/np')))}"
+    for lun in sorted(posix.listdir(f"{tpg}/lun")):
+        for entry in posix.scandir(f"{tpg}/lun/{lun}"):
             if entry.is_symlink():
                 with open(f"{entry.path}/udev_path", encoding="utf-8", errors="replace") as device:
-                    yield f"lun {lun} {entry.name} {os.readlink(entry.path)} {device.read().strip()}"
-    for acl in sorted(os.listdir(f"{tpg}/acls")):
-        mapped = sorted(name for name in os.listdir(f"{tpg}/acls/{acl}") if name.startswith("lun_"))
+                    yield f"lun {lun} {entry.name} {posix.readlink(entry.path)} {device.read().strip()}"
+    for acl in sorted(posix.listdir(f"{tpg}/acls")):
+        mapped = sorted(name for name in posix.listdir(f"{tpg}/acls/{acl}") if name.startswith("lun_"))
         yield f"acl {acl} {' '.join(mapped)}"

@@ -1,19 +1,17 @@
 """Pool state without ZFS locks: the kstat state file OpenZFS keeps per imported pool.
 
 Reading /proc/spl/kstat/zfs/<pool>/state takes no spa_namespace lock and starts no process, so a
-monitor reading it cannot hang behind a stuck `zpool` command (available since ZoL 0.7.10). Needs
-nothing beyond os: the steady monitor (zfsha.zpool.steady) reads it before the framework loads.
+monitor reading it cannot hang behind a stuck `zpool` command (available since ZoL 0.7.10). The
+steady monitor (zfsha.zpool.steady) reads it before the framework loads, without the os module.
 """
 
 from __future__ import annotations
 
-import os
+from zfsha.paths import exists, host_path
 
-from zfsha.paths import host_path
-
-TYPE_CHECKING = False  # typing itself is not imported: the steady monitor needs nothing beyond os
+TYPE_CHECKING = False  # typing itself is not imported: the steady monitor imports this
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
 KSTAT_ROOT = "/proc/spl/kstat/zfs"
 
@@ -21,15 +19,15 @@ KSTAT_ROOT = "/proc/spl/kstat/zfs"
 NOT_IMPORTED = ""
 
 
-def read_state(pool: str) -> str | None:
+def read_state(pool: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The pool's health word, NOT_IMPORTED when the module is loaded but has no such pool, or None
     when the kstat tree is not there (module not loaded, or a platform without it): ask zpool then."""
-    root = host_path(KSTAT_ROOT)
+    root = host_path(KSTAT_ROOT, environ)
     try:
         with open(f"{root}/{pool}/state", "rb") as state:  # bytes: no text layer or codec to load
             return state.read().decode().strip()
     except FileNotFoundError:
-        return NOT_IMPORTED if os.path.isdir(root) else None
+        return NOT_IMPORTED if exists(root) else None
     except (OSError, ValueError):
         return None
 

@@ -4,9 +4,7 @@ That is exactly when the full depth-0 monitor answers 0 with no process started 
 
 from __future__ import annotations
 
-import os
-
-from zfsha.paths import memo_name, run_file
+from zfsha.paths import exists, memo_name, run_file
 from zfsha.zpool.health import ONLINE
 from zfsha.zpool.kstat import read_state
 from zfsha.zpool.names import pool_name_problem
@@ -28,10 +26,10 @@ def health_attribute(pool: str, configured: str) -> str:
 
 def pool_as_before(environ: Mapping[str, str]) -> bool:
     pool = environ.get("OCF_RESKEY_pool", "")
-    if pool_name_problem(pool) is not None or read_state(pool) != ONLINE:
+    if pool_name_problem(pool) is not None or read_state(pool, environ) != ONLINE:
         return False
-    if os.path.exists(run_file(resilver_watch_name(pool))):
+    if exists(run_file(resilver_watch_name(pool), environ)):
         return False
     attribute = health_attribute(pool, environ.get("OCF_RESKEY_health_attribute", ""))
-    with open(run_file(memo_name("attribute", attribute)), "rb") as memo:
+    with open(run_file(memo_name("attribute", attribute), environ), "rb") as memo:
         return memo.read() == ONLINE.encode()

@@ -35,11 +35,9 @@ STEADY = {
 
 
 def startup_modules() -> set[str]:
-    """What an interpreter started with -S has loaded once the agent's first lines imported os and site
-    (both frozen into the interpreter) to find the site directories."""
-    done = subprocess.run(
-        ["/usr/bin/python3", "-S", "-c", "import os, site, sys; print(*sys.modules)"], capture_output=True, text=True
-    )
+    """What an interpreter started with -S has loaded before the agent's first line (not os, not site:
+    the steady path imports neither)."""
+    done = subprocess.run(["/usr/bin/python3", "-S", "-c", "import sys; print(*sys.modules)"], capture_output=True, text=True)
     return set(done.stdout.split())
 
 
