@@ -76,7 +76,7 @@ def test_agents_find_the_library_where_the_rpm_puts_it(rpm: Path, tmp_path: Path
     files = rpm_files(rpm)
     for agent in tree_agents():
         text = (tmp_path / OCF_DIR[1:] / agent).read_text()
-        line = next(each for each in text.splitlines() if each.startswith("sys.path.append("))
-        library = line[len('sys.path.append("') : -len('")')]
+        line = next(each for each in text.splitlines() if each.startswith("LIBRARY = "))
+        library = line[len('LIBRARY = "') : -len('"')]
         assert SITELIB.match(library + "/"), line
         assert f"{library}/zfsha/steady.py" in files, line
