@@ -76,15 +76,12 @@ def recall(name: str, max_age: float, environ: Mapping[str, str]) -> str | None:
 
 def remember(name: str, observed: str, made: float) -> None:
     """Keep what a full run observed at time `made` (taken before it looked), replacing it whole."""
-    import os
+    from zfsha.platform import run_dir
 
-    from zfsha.paths import RUN_DIR, host_path, run_file
-
-    os.makedirs(host_path(RUN_DIR), mode=0o700, exist_ok=True)
-    path = run_file(name)
-    with open(f"{path}.new", "w", encoding="utf-8") as memo:
-        memo.write(f"{made}\n{observed}")
-    os.replace(f"{path}.new", path)
+    path = run_dir() / name
+    fresh = path.with_name(f"{name}.new")
+    fresh.write_text(f"{made}\n{observed}", encoding="utf-8")
+    fresh.replace(path)
 
 
 def forget(name: str) -> None:

@@ -28,9 +28,14 @@ PARAM_PREFIX = "OCF_RESKEY_"
 META_PREFIX = "OCF_RESKEY_CRM_meta_"
 
 
+def _target_and_tag(environ: Mapping[str, str]) -> tuple[str, str]:
+    """The resource's unique group: its target's IQN and its TPG's tag (1 when unset)."""
+    return environ.get("OCF_RESKEY_target_iqn", ""), environ.get("OCF_RESKEY_tpg") or "1"
+
+
 def memo_of(environ: Mapping[str, str]) -> str:
-    """One memo per TPG (target_iqn and tpg are the resource's unique group)."""
-    return memo_name("lio-steady", f"{environ.get('OCF_RESKEY_target_iqn', '')}-{environ.get('OCF_RESKEY_tpg') or '1'}")
+    """One memo per TPG."""
+    return memo_name("lio-steady", "-".join(_target_and_tag(environ)))
 
 
 def observed(environ: Mapping[str, str], configfs: str) -> str:
@@ -40,8 +45,8 @@ def observed(environ: Mapping[str, str], configfs: str) -> str:
     lines += [f"file {path} {stamp}" for path, stamp in _credential_stamps(environ)]
     for dataset in sorted(set(environ.get("OCF_RESKEY_datasets", "").split())):
         lines += [f"zvol {path} {device}" for path, device in _device_nodes(f"{zvol_device_root(environ)}/{dataset}")]
-    tpg = f"{configfs}/iscsi/{environ.get('OCF_RESKEY_target_iqn', '')}/tpgt_{environ.get('OCF_RESKEY_tpg') or '1'}"
-    lines += list(_tpg_shape(tpg))
+    target, tag = _target_and_tag(environ)
+    lines += list(_tpg_shape(f"{configfs}/iscsi/{target}/tpgt_{tag}"))
     return "\n".join(lines)
 
 
@@ -81,8 +86,8 @@ def _device_nodes(directory: str) -> Iterator[tuple[str, str]]:
 
 
 def _tpg_shape(tpg: str) -> Iterator[str]:
-    with open(f"{tpg}/enable", encoding="ascii") as enable:  # no TPG: OSError, never steady
-        yield f"enable {enable.read().strip()}"
+    with open(f"{tpg}/enable", "rb") as enable:  # no TPG: OSError, never steady
+        yield f"enable {enable.read().decode().strip()}"
     yield f"portals {' '.join(sorted(posix.listdir(f'{tpg}/np')))}"
     for lun in sorted(posix.listdir(f"{tpg}/lun")):
         for entry in posix.scandir(f"{tpg}/lun/{lun}"):
