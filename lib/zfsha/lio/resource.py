@@ -153,14 +153,14 @@ def reconcile(ctx: Context, *, scope: str | None, wait: bool) -> Outcome | None:
         saved = str(ctx.params.saveconfig_file)
         if ctx.params.save_config and (todo or not os.path.exists(saved)):
             target.save(saved)
-    if drift:
-        raise GenericError(f"TPG {config.tpg} of {config.target_iqn} drifted: {'; '.join(s.describe() for s in drift[:5])}")
     problems = [f"{z.name} has no device node" for z in missing]
     problems += [f"{name}: {why}" for name, why in sorted(assignment.skipped.items())]
     if seen is not None and not steps and not problems and not assignment.to_store:
         remember(steady.memo_of(ctx.environ), seen, made)
     else:
         forget(steady.memo_of(ctx.environ))
+    if drift:
+        raise GenericError(f"TPG {config.tpg} of {config.target_iqn} drifted: {'; '.join(s.describe() for s in drift[:5])}")
     if problems:
         return Context.degraded("not exported: " + "; ".join(problems))
     if todo:

@@ -284,6 +284,7 @@ def test_steady_monitor_sees_a_change_and_hands_over_to_the_full_one(node, chang
     assert "zfsha.lio.resource" in modules
     if change in ("tpg disabled", "chap file rewritten"):
         assert status == 1  # drift outside the LUN scope is an error (reload-agent applies new CHAP)
+        assert not list((node.state / "root" / "var" / "run" / "zfsha").glob("lio-steady-*")), "a drifted TPG keeps no memo"
     elif change == "lun unmapped by hand":
         assert status == 0 and sorted(os.listdir(node.tpg / "acls" / ESX)).count("lun_2") == 1
     else:
