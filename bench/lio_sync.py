@@ -10,7 +10,7 @@ Two modes:
   call per LUN (targetcli also loads configshell and walks the whole tree on each call).
 - `--real POOL` (inside a lab guest, as root; bench/lab_bench.py runs it there): real zvols below
   POOL/lio-n<N>, real LIO. The agent's start (first export, which also stores each zvol's identity
-  with `zfs set`; then a re-export as after a failover, identity already stored) and its recurring
+  with one `zfs program`; then a re-export as after a failover, identity already stored) and its recurring
   monitor with nothing to do (the full one, which reads the target through rtslib and the zvols with
   zfs, as the first monitor after a start and then every 300 s; and the steady one, zfsha.steady, that
   compares a few configfs and /dev/zvol reads with what the last full one saw), run through the

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from zfsha import deadline, run
-from zfsha.errors import ConfigError, GenericError
+from zfsha.errors import CommandFailed, ConfigError, GenericError, one_line
 from zfsha.paths import zvol_device_root as device_root
 
 LUN_PROPERTY = "zfsha:lun"
@@ -95,9 +95,51 @@ def datasets_missing(datasets: Sequence[str]) -> list[str]:
     return missing
 
 
-def store_identity(name: str, lun: int, serial: str) -> None:
-    """Write the identity onto the zvol once, so every later export (any node) reuses it."""
-    run.run(["zfs", "set", f"{LUN_PROPERTY}={lun}", f"{SERIAL_PROPERTY}={serial}", name], timeout=30)
+# One channel program per pool stores every new identity: one process and one txg sync instead of a
+# `zfs set` (and its sync) per zvol. It checks every change before making any, so a refusal leaves
+# nothing half stored. argv: the two property names, then name, LUN, serial per zvol.
+STORE_PROGRAM = """
+local argv = (...)["argv"]
+local lun_property, serial_property = argv[1], argv[2]
+for i = 3, #argv, 3 do
+    for _, pair in ipairs({{lun_property, argv[i + 1]}, {serial_property, argv[i + 2]}}) do
+        local err = zfs.check.set_prop(argv[i], pair[1], pair[2])
+        if err ~= 0 then
+            error("cannot set " .. pair[1] .. " on " .. argv[i] .. ": error " .. err)
+        end
+    end
+end
+for i = 3, #argv, 3 do
+    zfs.sync.set_prop(argv[i], lun_property, argv[i + 1])
+    zfs.sync.set_prop(argv[i], serial_property, argv[i + 2])
+end
+"""
+
+
+def pool_of(name: str) -> str:
+    return name.split("/", 1)[0]
+
+
+def refusal(stderr: str) -> str | None:
+    """STORE_PROGRAM's own reason, with the errno named: "cannot set P on NAME: <strerror>"."""
+    found = re.search(r"(cannot set \S+ on .+): error (\d+)", stderr)
+    return None if found is None else f"{found.group(1)}: {os.strerror(int(found.group(2)))}"
+
+
+def store_identities(identities: Mapping[str, tuple[int, str]]) -> None:
+    """Write identities (zvol name -> LUN, serial) onto the zvols, so every later export (any node)
+    reuses them: one `zfs program` per pool, from standard input."""
+    by_pool: dict[str, list[str]] = {}
+    for name, (lun, serial) in sorted(identities.items()):
+        by_pool.setdefault(pool_of(name), []).extend((name, str(lun), serial))
+    for pool, triples in sorted(by_pool.items()):
+        argv = ["zfs", "program", pool, "-", LUN_PROPERTY, SERIAL_PROPERTY, *triples]
+        try:
+            run.run(argv, input=STORE_PROGRAM, timeout=60)
+        except CommandFailed as failed:
+            detail = refusal(failed.stderr) or one_line(failed.stderr) or f"exit {failed.returncode}"
+            what = f"the LUN numbers and serials of {len(triples) // 3} zvol(s) on pool {pool}"
+            raise GenericError(f"storing {what} failed: {detail}") from None
 
 
 def wait_for_devices(zvols: Iterable[Zvol], timeout: float, poll: float = 0.1) -> list[Zvol]:

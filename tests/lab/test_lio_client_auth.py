@@ -232,6 +232,36 @@ def test_monitor_maps_a_zvol_created_after_start(san: San) -> None:
     assert sorted(san.luns()) == sorted([*before, lun])
 
 
+def test_identity_store_is_one_channel_program_that_stores_all_or_nothing(san: San) -> None:
+    """The installed library's store on real ZFS, on volumes the agent does not export."""
+    scratch = f"{POOL}/scratch"
+    for name in ("a", "b"):
+        san.target.exec(["zfs", "create", "-p", "-s", "-V", "8M", f"{scratch}/{name}"], timeout=120, check=True)
+    script = (
+        "import sys\nfrom zfsha import zvol\nfrom zfsha.errors import GenericError\n"
+        "try:\n"
+        f"    zvol.store_identities({{'{scratch}/a': (7, 'serial-a'), '{scratch}/gone': (8, 'serial-gone')}})\n"
+        "except GenericError as failed:\n"
+        "    print(failed)\n"
+        "else:\n"
+        "    sys.exit('a store naming a missing zvol succeeded')\n"
+    )
+    refused = san.target.exec(["python3", "-c", script])
+    assert refused.rc == 0, refused
+    why = f"cannot set zfsha:lun on {scratch}/gone: No such file or directory"
+    assert refused.stdout.strip() == f"storing the LUN numbers and serials of 2 zvol(s) on pool {POOL} failed: {why}"
+
+    def stored(name: str) -> list[str]:
+        argv = ["zfs", "get", "-H", "-o", "value", "zfsha:lun,zfsha:serial", f"{scratch}/{name}"]
+        return san.target.exec(argv, check=True).stdout.split()
+
+    assert stored("a") == ["-", "-"], "a refused store left part of its identities behind"
+    both = f"{{'{scratch}/a': (7, 'serial-a'), '{scratch}/b': (9, 'serial-b')}}"
+    script = f"from zfsha import zvol\nzvol.store_identities({both})\n"
+    san.target.exec(["python3", "-c", script], check=True)
+    assert (stored("a"), stored("b")) == (["7", "serial-a"], ["9", "serial-b"])
+
+
 def test_stop_releases_the_zvols_so_the_pool_exports(san: San) -> None:
     """Stopped while the initiator is still logged in, as Pacemaker stops it before a failover."""
     assert f"/dev/zvol/{DATASET}/{LATE_ZVOL}" in block_backstores(san)

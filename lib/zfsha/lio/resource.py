@@ -144,7 +144,7 @@ def reconcile(ctx: Context, *, scope: str | None, wait: bool) -> Outcome | None:
         assignment = identity.assign(present, own, actual, config.max_lun)
         for name, chosen in sorted(assignment.to_store.items()):
             ctx.log.info("storing identity of %s: LUN %d, serial %s", name, chosen.lun, chosen.serial)
-            zvol.store_identity(name, chosen.lun, chosen.serial)
+        zvol.store_identities({name: (chosen.lun, chosen.serial) for name, chosen in assignment.to_store.items()})
         want = desired.build(config, present, assignment.identities, credentials)
         steps = plan.reconcile(want, actual, own)
         drift = [] if scope is None else [s for s in steps if s.scope != scope]

@@ -147,6 +147,28 @@ def test_failover_to_a_node_with_empty_lio_keeps_numbers_and_serials(node):
     assert node.luns() == luns and node.serials() == serials
 
 
+def test_start_stores_identities_on_zvols_of_every_pool(node):
+    """One store per pool (a channel program may touch only its own pool)."""
+    node.zfs("create", "-p", "vault/luns")
+    node.zfs("create", "-V", "1G", "vault/luns/db-0")
+    done = node.agent("start", OCF_RESKEY_datasets="tank/iscsi vault/luns")
+    assert done.returncode == 0, done.stderr
+    rows = node.zfs("list", "-H", "-r", "-t", "volume", "-o", "name,zfsha:lun,zfsha:serial", "vault").split("\t")
+    assert rows[0] == "vault/luns/db-0" and rows[1].strip() not in ("", "-")
+    assert len(node.stored()) == 3 and all(lun != "-" for lun, _ in node.stored().values())
+    assert len(node.luns()) == 4
+
+
+def test_start_that_cannot_store_identities_exports_nothing_and_says_why(node):
+    (node.state / "zfs-readonly").touch()
+    done = node.agent("start")
+    assert done.returncode == 1, done.stderr
+    reason = "ocf-exit-reason:storing the LUN numbers and serials of 3 zvol(s) on pool tank failed: "
+    assert reason + "cannot set zfsha:lun on tank/iscsi/vm-100-disk-0: Read-only file system" in done.stderr
+    assert node.luns() == {} and node.serials() == {}
+    assert all(stored == ("-", "-") for stored in node.stored().values())
+
+
 def test_stop_is_idempotent_and_monitor_then_reports_not_running(node):
     assert node.agent("start").returncode == 0
     assert node.agent("stop").returncode == 0
