@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from zfsha.deadline import Deadline
 from zfsha.errors import CommandError
-from zfsha.iscsi import Chap, Initiator, Target
+from zfsha.iscsi import Chap, Initiator, Session, Target
 from zfsha.paths import memo_name
 from zfsha.platform import run_dir
 
@@ -30,18 +30,20 @@ def ensure_sessions(
 ) -> list[Target]:
     """Log in to every wanted target not logged in; a peer that does not answer is not an error.
 
-    Returns the targets logged in afterwards. Outside a start, a missing session is retried at most
-    once a minute and only briefly.
+    Returns the targets logged in afterwards (read again only if a login was tried). Outside a start,
+    a missing session is retried at most once a minute and only briefly.
     """
     if not wanted:
         return []
+    existing: dict[Target, Session] | None
     try:
         existing = {session.target: session for session in initiator.sessions()}
     except CommandError as err:
         log.warning("cannot list iSCSI sessions: %s", err.reason)
-        existing = {}
+        existing = None
+    tried = False
     for target in wanted:
-        session = existing.get(target)
+        session = None if existing is None else existing.get(target)
         if session is not None:
             if not session.logged_in:
                 log.warning("iSCSI session to %s is %s (the initiator keeps retrying it)", target, session.state)
@@ -49,12 +51,15 @@ def ensure_sessions(
         if not starting and not login_due(target):
             continue
         budget = START_LOGIN_SECONDS if starting else MONITOR_LOGIN_SECONDS
+        tried = True
         try:
             initiator.login(target, chap, deadline.cap(budget) or budget)
             log.info("logged in to %s", target)
         except CommandError as err:
             log.warning("peer target %s unavailable, continuing without its legs: %s", target, err.reason)
-    return logged_in(initiator, wanted)
+    if existing is None or tried:
+        return logged_in(initiator, wanted)
+    return [target for target in wanted if target in existing and existing[target].logged_in]
 
 
 def logged_in(initiator: Initiator, wanted: Sequence[Target]) -> list[Target]:

@@ -456,10 +456,8 @@ def examine(ctx: Context, pool: Pool, health: str, watching: bool):  # type: ign
         wanted = targets(ctx)
         live = []
         if wanted:
-            sessions(ctx, platform)
-            logged_in = {s.target for s in platform.initiator().sessions() if s.logged_in}
-            live = [t for t in wanted if t in logged_in]
-            down = [str(t) for t in wanted if t not in logged_in]
+            live = sessions(ctx, platform)
+            down = [str(t) for t in wanted if t not in live]
             if down:
                 notes.append(f"{len(down)} iSCSI session(s) down")
                 ctx.log.warning("iSCSI sessions down: %s", ", ".join(down))

@@ -109,6 +109,32 @@ def test_healthy_depth0_monitor_starts_no_zpool(agent: Run, tmp_path: Path) -> N
         w.tool_path = original  # type: ignore[assignment]
 
 
+def test_a_close_look_lists_the_iscsi_sessions_once_unless_it_logs_in(agent: Run, tmp_path: Path) -> None:
+    """ensure_sessions' own listing answers which sessions are up; it reads them again only after a login."""
+    assert agent("start").returncode == 0
+    log = tmp_path / "calls"
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    (wrapper / "iscsiadm").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {w.tool_path()}/iscsiadm "$@"\n')
+    (wrapper / "iscsiadm").chmod(0o755)
+    counted = Run(agent.state)
+    original = w.tool_path
+    try:
+        w.tool_path = lambda: f"{wrapper}:{original()}"  # type: ignore[assignment]
+        assert counted("monitor", depth=10).returncode == 0
+        assert log.read_text().splitlines() == ["-m session -P 1"]
+        log.unlink()
+        change(agent.state, set_peer(False))
+        change(agent.state, lambda data: data["sessions"][HOST].clear())  # the peer's session went away
+        degraded = counted("monitor", depth=10)
+        assert degraded.returncode == 190, degraded.stderr
+        assert exit_reason(degraded).endswith("; 1 iSCSI session(s) down")
+        calls = [line.split()[:2] for line in log.read_text().splitlines()]
+        assert calls[0] == ["-m", "session"] and calls[-1] == ["-m", "session"] and len(calls) >= 3, calls  # login tried
+    finally:
+        w.tool_path = original  # type: ignore[assignment]
+
+
 def test_a_down_peer_is_not_an_error_and_the_pool_starts_degraded(agent: Run) -> None:
     change(agent.state, set_peer(False))
     result = agent("start")
