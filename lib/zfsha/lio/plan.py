@@ -13,7 +13,7 @@ Each step has a scope: "lun" steps follow zvols appearing and vanishing (the syn
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from zfsha.lio.chap import Chap
@@ -169,6 +169,14 @@ def teardown(actual: LioState, own: Ownership, target: str, tag: int) -> list[St
 def held_elsewhere(actual: LioState, own: Ownership) -> list[str]:
     """Our backstores that LUNs outside our TPG still use (they keep their zvols open)."""
     return sorted(name for name, b in actual.backstores.items() if own.owns(b) and actual.outside_users.get(name))
+
+
+def hidden_until_enabled(steps: Sequence[Step]) -> bool:
+    """Steps that build a TPG no initiator can use before their last one enables it: they end with
+    enable_tpg and remove or disable nothing (a TPG not enabled yet takes no logins)."""
+    if not steps or steps[-1].action != "enable_tpg":
+        return False
+    return not any(step.action.startswith(("delete_", "disable_")) for step in steps)
 
 
 def only(steps: Iterable[Step], scope: str) -> list[Step]:

@@ -144,12 +144,17 @@ def reconcile(ctx: Context, *, scope: str | None, wait: bool) -> Outcome | None:
         assignment = identity.assign(present, own, actual, config.max_lun)
         for name, chosen in sorted(assignment.to_store.items()):
             ctx.log.info("storing identity of %s: LUN %d, serial %s", name, chosen.lun, chosen.serial)
-        zvol.store_identities({name: (chosen.lun, chosen.serial) for name, chosen in assignment.to_store.items()})
+        store = {name: (chosen.lun, chosen.serial) for name, chosen in assignment.to_store.items()}
         want = desired.build(config, present, assignment.identities, credentials)
         steps = plan.reconcile(want, actual, own)
         drift = [] if scope is None else [s for s in steps if s.scope != scope]
         todo = steps if scope is None else plan.only(steps, scope)
-        target.apply(todo)
+        if store and plan.hidden_until_enabled(todo):
+            store_while_building(ctx, target, todo, store)
+        else:
+            # Stored before any initiator can see them: a failed store exports nothing new.
+            zvol.store_identities(store)
+            target.apply(todo)
         saved = str(ctx.params.saveconfig_file)
         if ctx.params.save_config and (todo or not os.path.exists(saved)):
             target.save(saved)
@@ -166,6 +171,28 @@ def reconcile(ctx: Context, *, scope: str | None, wait: bool) -> Outcome | None:
     if todo:
         ctx.log.info("%d change(s) applied to TPG %d of %s", len(todo), config.tpg, config.target_iqn)
     return None
+
+
+def store_while_building(ctx: Context, target: LioTarget, steps: list[plan.Step], store: dict[str, tuple[int, str]]) -> None:
+    """Store identities while a TPG that takes no logins yet is built; enable it only once they are stored.
+
+    The store waits for a ZFS transaction group to sync, the build is configfs writes: side by side
+    they take the longer of the two. A failed store leaves the TPG disabled (nobody saw the LUNs) and
+    fails the action; stop removes what was built."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        storing = worker.submit(zvol.store_identities, store)
+        try:
+            target.apply(steps[:-1])
+        except BaseException:
+            if storing.exception() is not None:  # waits for the store; the build's error is the one raised
+                ctx.log.error("%s", storing.exception())
+            raise
+        failed = storing.exception()
+    if failed is not None:
+        raise failed
+    target.apply(steps[-1:])
 
 
 @agent.action("start")

@@ -159,14 +159,29 @@ def test_start_stores_identities_on_zvols_of_every_pool(node):
     assert len(node.luns()) == 4
 
 
-def test_start_that_cannot_store_identities_exports_nothing_and_says_why(node):
+def test_first_start_that_cannot_store_identities_fails_with_its_tpg_never_enabled(node):
+    """The TPG is built while the identities are stored, and enabled only once they are."""
     (node.state / "zfs-readonly").touch()
     done = node.agent("start")
     assert done.returncode == 1, done.stderr
     reason = "ocf-exit-reason:storing the LUN numbers and serials of 3 zvol(s) on pool tank failed: "
     assert reason + "cannot set zfsha:lun on tank/iscsi/vm-100-disk-0: Read-only file system" in done.stderr
-    assert node.luns() == {} and node.serials() == {}
+    assert (node.tpg / "enable").read_text().strip() == "0", "initiators could log in to LUNs whose identity is not stored"
+    assert len(node.luns()) == 3  # built beside the store
     assert all(stored == ("-", "-") for stored in node.stored().values())
+    assert node.agent("stop").returncode == 0
+    assert node.luns() == {} and node.serials() == {}
+
+
+def test_new_zvol_whose_identity_cannot_be_stored_is_not_mapped_on_a_live_tpg(node):
+    assert node.agent("start").returncode == 0
+    before = node.luns()
+    node.zfs("create", "-V", "1G", "tank/iscsi/vm-103-disk-0")
+    (node.state / "zfs-readonly").touch()
+    done = node.agent("monitor", OCF_RESKEY_CRM_meta_interval="10000")
+    assert done.returncode == 1, done.stderr
+    assert "cannot set zfsha:lun on tank/iscsi/vm-103-disk-0: Read-only file system" in done.stderr
+    assert node.luns() == before
 
 
 def test_stop_is_idempotent_and_monitor_then_reports_not_running(node):

@@ -266,6 +266,25 @@ def test_disabled_tpg_is_enabled_and_that_is_target_scope():
     assert [(s.action, s.scope) for s in steps] == [("enable_tpg", plan.TARGET_SCOPE)]
 
 
+def test_only_a_build_from_nothing_or_into_a_disabled_tpg_is_hidden_until_enabled():
+    desired, _ = want([zvol("vm-1"), zvol("vm-2")])
+    assert plan.hidden_until_enabled(plan.reconcile(desired, LioState(tpg=None), OWN))
+    _, running = converge(desired, LioState(tpg=None))
+    grown, _ = want([zvol("vm-1", 0, "s1"), zvol("vm-2", 1, "s2"), zvol("vm-3")], running)
+    assert not plan.hidden_until_enabled(plan.reconcile(grown, running, OWN)), "the live TPG shows a new LUN at once"
+    assert not plan.hidden_until_enabled([])
+    stale = live(
+        [backstore("vm-1", "wrong"), backstore("vm-9", "s9")],
+        {0: "tank-iscsi-vm-1", 9: "tank-iscsi-vm-9"},
+        {ESX: Acl(ESX, None, mapped(0, 9)), PVE: Acl(PVE, None, mapped(0, 9))},
+        enabled=False,
+    )
+    desired, _ = want([zvol("vm-1", 0, "s1")], stale)
+    steps = plan.reconcile(desired, stale, OWN)
+    assert steps[-1].action == "enable_tpg" and "delete_backstore" in actions(steps)
+    assert not plan.hidden_until_enabled(steps), "a removal can reach a backstore another TPG exports"
+
+
 def test_attribute_drift_on_a_backstore_is_fixed_in_place():
     running = live(
         [backstore("vm-1", "s1", attributes=(("emulate_tpu", "0"), ("emulate_tpws", "1")))],
