@@ -12,7 +12,7 @@ Boots storage-a of the VM lab from the cached base image (it never builds one: r
 
 Numbers only; nothing here passes or fails. Run as root on the host:
 
-    /usr/bin/python3 bench/lab_bench.py [--lio-counts 10 100] [--per-lun-sample K] [--mirrors 12] [--runs 10]
+    /usr/bin/python3 bench/lab_bench.py [--lio-counts 10 100] [--per-lun-sample K] [--per-lun-up-to M] [--mirrors 12] [--runs 10]
         [--skip-lio] [--skip-pool]
 
 LAB_VM_CACHE, LAB_VM_MCAST_PORT, LAB_VM_ACCEL and LAB_VM_KEEP work as for the lab's tests.
@@ -76,7 +76,7 @@ def run_in_guest(guest: Guest, argv: list[str], timeout: float) -> None:
         print(f"[{' '.join(argv[:3])} exited {result.rc} after {time.monotonic() - started:.0f} s]\n{result.stderr}", flush=True)
 
 
-def bench_lio(guest: Guest, lab: Lab, counts: list[int], sample: int) -> None:
+def bench_lio(guest: Guest, lab: Lab, counts: list[int], sample: int, up_to: int | None) -> None:
     guest.exec(
         ["zpool", "create", "-f", "-o", "ashift=12", "-m", "none", LIO_POOL, storage.local_disk("storage-a-d0")], check=True
     )
@@ -85,6 +85,8 @@ def bench_lio(guest: Guest, lab: Lab, counts: list[int], sample: int) -> None:
         argv = ["python3", f"{GUEST_TREE}/bench/lio_sync.py", "--real", LIO_POOL, "--portal", portal]
         if sample:
             argv += ["--per-lun-sample", str(sample)]
+        if up_to is not None:
+            argv += ["--per-lun-up-to", str(up_to)]
         run_in_guest(guest, [*argv, str(count)], timeout=4 * 3600)
     guest.exec(["zpool", "destroy", LIO_POOL], timeout=600)
 
@@ -106,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lio-counts", type=int, nargs="+", default=[10, 100], metavar="N")
     parser.add_argument("--per-lun-sample", type=int, default=0, metavar="K")
+    parser.add_argument("--per-lun-up-to", type=int, metavar="M", help="the per-LUN targetcli side only for N <= M")
     parser.add_argument("--mirrors", type=int, default=12)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--disk-mib", type=int, default=8192, help="the guest's data disk (sparse), home of the LIO pool")
@@ -133,7 +136,7 @@ def main() -> None:
         guest.exec(["mkdir", "-p", GUEST_TREE], check=True)
         guest.exec(["tar", "-xzf", "/root/zfsha.tgz", "-C", GUEST_TREE], check=True)
         if not options.skip_lio:
-            bench_lio(guest, lab, options.lio_counts, options.per_lun_sample)
+            bench_lio(guest, lab, options.lio_counts, options.per_lun_sample, options.per_lun_up_to)
         if not options.skip_pool:
             bench_pool(guest, options.mirrors, options.runs)
         print(f"host load average at the end: {os.getloadavg()[0]:.1f}")

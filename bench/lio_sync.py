@@ -22,7 +22,7 @@ Two modes:
   as N times their mean, since each call's cost grows with the tree it loads.
 
 usage: bench/lio_sync.py [N ...]                                   (default: 10 100 1000)
-       bench/lio_sync.py --real POOL [--portal ADDR] [--per-lun-sample K] [N ...]
+       bench/lio_sync.py --real POOL [--portal ADDR] [--per-lun-sample K] [--per-lun-up-to M] [N ...]
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def per_lun_targetcli(devices: list[str], sample: int) -> tuple[float, str]:
     return estimate, f"estimated: {mean_first:.2f} s/LUN on an empty TPG, {mean_last:.2f} s/LUN beside {len(items) - sample}"
 
 
-def real(pool: str, counts: list[int], portal: str, sample: int) -> None:
+def real(pool: str, counts: list[int], portal: str, sample: int, up_to: int | None) -> None:
     print(f"lio_sync bench on real LIO and ZFS: pool {pool}, acl_mode=generate, portal {portal}; seconds")
     for count in counts:
         dataset = f"{pool}/lio-n{count}"
@@ -253,16 +253,22 @@ def real(pool: str, counts: list[int], portal: str, sample: int) -> None:
         full.append(run_agent("monitor", dataset, portal, recurring=True))
         steady += [run_agent("monitor", dataset, portal, recurring=True) for _ in range(3)]
         run_agent("stop", dataset, portal)
+        ours = (
+            f"N={count:5d} ({mapped} mapped)  lio-sync-luns start: first {first_start:7.2f}  re-export {restart:7.2f}  "
+            f"no-op monitor full {statistics.mean(full):5.2f} (n={len(full)}), steady mean {statistics.mean(steady):5.2f} "
+            f"(min {min(steady):.2f}, max {max(steady):.2f}, n={len(steady)})  stop {stop_seconds:6.2f}"
+        )
+        if up_to is not None and count > up_to:
+            print(f"{ours}  | targetcli per LUN not run (N > {up_to})", flush=True)
+            continue
         per_lun, how = per_lun_targetcli(devices, sample)
         if lun_count(IQN) != count:
             raise SystemExit(f"targetcli mapped {lun_count(IQN)} LUNs, not {count}")
         clear_lio()
         print(
-            f"N={count:5d} ({mapped} mapped)  lio-sync-luns start: first {first_start:7.2f}  re-export {restart:7.2f}  "
-            f"no-op monitor full {statistics.mean(full):5.2f} (n={len(full)}), steady mean {statistics.mean(steady):5.2f} "
-            f"(min {min(steady):.2f}, max {max(steady):.2f}, n={len(steady)})  "
-            f"stop {stop_seconds:6.2f}  | targetcli per LUN {per_lun:8.2f} ({how})  "
-            f"ratio first {per_lun / first_start:5.1f}x, re-export {per_lun / restart:5.1f}x"
+            f"{ours}  | targetcli per LUN {per_lun:8.2f} ({how})  "
+            f"ratio first {per_lun / first_start:5.1f}x, re-export {per_lun / restart:5.1f}x",
+            flush=True,
         )
 
 
@@ -274,9 +280,10 @@ def main() -> None:
     parser.add_argument(
         "--per-lun-sample", type=int, default=0, metavar="K", help="--real: estimate the per-LUN side from 2K calls"
     )
+    parser.add_argument("--per-lun-up-to", type=int, metavar="M", help="--real: run the per-LUN side only for N <= M")
     options = parser.parse_args()
     if options.real:
-        real(options.real, options.counts, options.portal, options.per_lun_sample)
+        real(options.real, options.counts, options.portal, options.per_lun_sample, options.per_lun_up_to)
         return
     print("lio_sync bench: rtslib on a configfs-shaped tree (no kernel); real numbers come from the VM lab")
     for count in options.counts:
