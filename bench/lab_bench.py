@@ -135,6 +135,9 @@ def main() -> None:
         guest.write_file("/root/zfsha.tgz", tree_archive())
         guest.exec(["mkdir", "-p", GUEST_TREE], check=True)
         guest.exec(["tar", "-xzf", "/root/zfsha.tgz", "-C", GUEST_TREE], check=True)
+        # Bytecode as the installed package has it (dh_python3 compiles on install): otherwise the
+        # first agent run of the bench also compiles the library.
+        guest.exec(["python3", "-m", "compileall", "-q", f"{GUEST_TREE}/lib"], timeout=600, check=True)
         if not options.skip_lio:
             bench_lio(guest, lab, options.lio_counts, options.per_lun_sample, options.per_lun_up_to)
         if not options.skip_pool:
