@@ -4,10 +4,12 @@ a crashed holder, hangs, CHAP and validate-all."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -87,52 +89,48 @@ def test_start_logs_in_imports_mounts_and_is_idempotent(agent: Run) -> None:
     assert agent("monitor").returncode == 7
 
 
-def test_healthy_depth0_monitor_starts_no_zpool(agent: Run, tmp_path: Path) -> None:
-    assert agent("start").returncode == 0
-    log = tmp_path / "calls"
-    wrapper = tmp_path / "bin"
+@contextlib.contextmanager
+def calls_of(tool: str, tmp_path: Path) -> Iterator[Path]:
+    """While inside, the agent's `tool` runs through a wrapper that appends its arguments to the yielded file."""
+    log = tmp_path / f"{tool}.calls"
+    wrapper = tmp_path / f"{tool}-bin"
     wrapper.mkdir()
-    (wrapper / "zpool").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {w.tool_path()}/zpool "$@"\n')
-    (wrapper / "zpool").chmod(0o755)
-    counted = Run(agent.state)
+    (wrapper / tool).write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {w.tool_path()}/{tool} "$@"\n')
+    (wrapper / tool).chmod(0o755)
     original = w.tool_path
     try:
         w.tool_path = lambda: f"{wrapper}:{original()}"  # type: ignore[assignment]
-        assert counted("monitor").returncode == 0
+        yield log
+    finally:
+        w.tool_path = original  # type: ignore[assignment]
+
+
+def test_healthy_depth0_monitor_starts_no_zpool(agent: Run, tmp_path: Path) -> None:
+    assert agent("start").returncode == 0
+    with calls_of("zpool", tmp_path) as log:
+        assert agent("monitor").returncode == 0
         assert not log.exists()
         change(agent.state, set_peer(False))
-        assert counted("monitor").returncode == 190
+        assert agent("monitor").returncode == 190
         assert log.exists()  # a degraded pool is looked at closely: that is where zpool status earns its cost
         # Its legs are still gone, so nothing is onlined and the status is read once, not again after.
         assert [line.split()[0] for line in log.read_text().splitlines()] == ["status"]
-    finally:
-        w.tool_path = original  # type: ignore[assignment]
 
 
 def test_a_close_look_lists_the_iscsi_sessions_once_unless_it_logs_in(agent: Run, tmp_path: Path) -> None:
     """ensure_sessions' own listing answers which sessions are up; it reads them again only after a login."""
     assert agent("start").returncode == 0
-    log = tmp_path / "calls"
-    wrapper = tmp_path / "bin"
-    wrapper.mkdir()
-    (wrapper / "iscsiadm").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {w.tool_path()}/iscsiadm "$@"\n')
-    (wrapper / "iscsiadm").chmod(0o755)
-    counted = Run(agent.state)
-    original = w.tool_path
-    try:
-        w.tool_path = lambda: f"{wrapper}:{original()}"  # type: ignore[assignment]
-        assert counted("monitor", depth=10).returncode == 0
+    with calls_of("iscsiadm", tmp_path) as log:
+        assert agent("monitor", depth=10).returncode == 0
         assert log.read_text().splitlines() == ["-m session -P 1"]
         log.unlink()
         change(agent.state, set_peer(False))
         change(agent.state, lambda data: data["sessions"][HOST].clear())  # the peer's session went away
-        degraded = counted("monitor", depth=10)
+        degraded = agent("monitor", depth=10)
         assert degraded.returncode == 190, degraded.stderr
         assert exit_reason(degraded).endswith("; 1 iSCSI session(s) down")
         calls = [line.split()[:2] for line in log.read_text().splitlines()]
         assert calls[0] == ["-m", "session"] and calls[-1] == ["-m", "session"] and len(calls) >= 3, calls  # login tried
-    finally:
-        w.tool_path = original  # type: ignore[assignment]
 
 
 def test_a_down_peer_is_not_an_error_and_the_pool_starts_degraded(agent: Run) -> None:
