@@ -116,10 +116,6 @@ end
 """
 
 
-def pool_of(name: str) -> str:
-    return name.split("/", 1)[0]
-
-
 def refusal(stderr: str) -> str | None:
     """STORE_PROGRAM's own reason, with the errno named: "cannot set P on NAME: <strerror>"."""
     found = re.search(r"(cannot set \S+ on .+): error (\d+)", stderr)
@@ -131,7 +127,7 @@ def store_identities(identities: Mapping[str, tuple[int, str]]) -> None:
     reuses them: one `zfs program` per pool, from standard input."""
     by_pool: dict[str, list[str]] = {}
     for name, (lun, serial) in sorted(identities.items()):
-        by_pool.setdefault(pool_of(name), []).extend((name, str(lun), serial))
+        by_pool.setdefault(name.split("/", 1)[0], []).extend((name, str(lun), serial))
     for pool, triples in sorted(by_pool.items()):
         argv = ["zfs", "program", pool, "-", LUN_PROPERTY, SERIAL_PROPERTY, *triples]
         try:

@@ -186,8 +186,9 @@ def store_while_building(ctx: Context, target: LioTarget, steps: list[plan.Step]
         try:
             target.apply(steps[:-1])
         except BaseException:
-            if storing.exception() is not None:  # waits for the store; the build's error is the one raised
-                ctx.log.error("%s", storing.exception())
+            lost = storing.exception()  # waits for the store; the build's error is the one raised
+            if lost is not None:
+                ctx.log.error("%s", lost)
             raise
         failed = storing.exception()
     if failed is not None:
